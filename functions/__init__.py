@@ -1,0 +1,1 @@
+"""Blueprints, one module per trigger family. Each parses its binding, calls shared/, returns."""

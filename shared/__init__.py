@@ -1,0 +1,1 @@
+"""vcaudit's domain: pure, typed, importable without azure.functions."""
