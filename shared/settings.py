@@ -238,9 +238,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             raw = setting.default or ""
             if raw == "":
                 continue  # optional and unset: the dataclass default (empty) stands
-        values[setting.attribute] = setting.parse(setting.name, raw) if setting.parse in (
-                    _guid_list, _recipients, _text) else ""
-                continue
         values[setting.attribute] = setting.parse(setting.name, raw)
     return Settings(**values, missing=tuple(missing))
 
