@@ -19,7 +19,7 @@ test: setup
 	$(BIN)/python -m pytest
 
 demo: setup
-	$(BIN)/vcaudit evaluate samples/elmgrove-week/*.json --format table
+	$(BIN)/vcaudit evaluate $(filter-out %.expected.json,$(wildcard samples/elmgrove-week/*.json)) --format table
 
 lint: setup
 	$(BIN)/ruff check .

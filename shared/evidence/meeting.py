@@ -212,6 +212,10 @@ class Meeting:
     # -- people --
 
     def person(self, identity: Identity) -> Person:
+        if identity.user_id is not None:
+            known = self._people.get(identity.user_id)
+            if known is not None:
+                return known
         directory = self.directory
         resolved: str | None = None
         if identity.user_id and directory.known(identity.user_id):

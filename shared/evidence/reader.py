@@ -35,6 +35,8 @@ def at(path: str, key: str) -> str:
 
 def obj(parent: JSON, key: str, path: str) -> JSON:
     value = parent.get(key)
+    if value.__class__ is dict:
+        return value
     if value is None:
         return {}
     if isinstance(value, dict):
@@ -49,6 +51,8 @@ def objects(parent: JSON, key: str, path: str) -> list[JSON]:
         return []
     if not isinstance(value, list):
         raise BundleError(f"{at(path, key)}: expected a list, got {kind(value)}")
+    if all(item.__class__ is dict for item in value):
+        return value
     out: list[JSON] = []
     for i, item in enumerate(value):
         if item is None:
@@ -61,8 +65,8 @@ def objects(parent: JSON, key: str, path: str) -> list[JSON]:
 
 def text(parent: JSON, key: str, path: str) -> str | None:
     value = parent.get(key)
-    if value is None:
-        return None
+    if value is None or value.__class__ is str:
+        return value
     if isinstance(value, str):
         return value
     raise BundleError(f"{at(path, key)}: expected a string, got {kind(value)}")

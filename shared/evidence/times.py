@@ -40,23 +40,13 @@ class TimeFormatError(ValueError):
 
 def parse_instant(text: str) -> float:
     """Seconds since the epoch (UTC) of an ISO 8601 time; a time without an offset is taken as UTC."""
-    m = _ISO.match(text.strip())
-    if not m:
-        raise TimeFormatError(f"'{text[:40]}' is not an ISO 8601 time")
-    year, month, day, hour, minute = (int(m.group(i)) for i in range(1, 6))
-    second = int(m.group(6) or 0)
-    frac = m.group(7) or ""
-    offset = m.group(8)
     try:
-        moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+        moment = datetime.fromisoformat(text)
     except ValueError:
-        raise TimeFormatError(f"'{text[:40]}' is not a valid date and time") from None
-    value = moment.timestamp() + (int(frac) / 10 ** len(frac) if frac else 0.0)
-    if offset and offset != "Z":
-        sign = 1 if offset[0] == "+" else -1
-        digits = offset[1:].replace(":", "")
-        value -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
-    return value
+        raise TimeFormatError(f"'{text[:40]}' is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 def zone_for(name: str | None) -> ZoneInfo:

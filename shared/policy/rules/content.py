@@ -17,7 +17,8 @@ from shared.policy.rules._text import capital, meeting_name
       "Meeting not held in the General channel of a class team")
 def not_in_class_team_general(m: Meeting, params: Mapping[str, Any]) -> Iterable[Draft]:
     """G2e: "The link / details will be posted in the general section of the year group or class team."
-    S7: "Only share the meeting specific invitation link." Fires when the meeting is not a channel meeting of
+    S5: "Share the invitation link with relevant staff/ pupils." S7: "Only share the meeting specific invitation
+    link." Fires when the meeting is not a channel meeting of
     a class team's General channel."""
     if not m.is_meeting or not m.thread_id:
         return
@@ -40,7 +41,8 @@ def not_in_class_team_general(m: Meeting, params: Mapping[str, Any]) -> Iterable
 @rule("session-recorded", "high", ("S14", "P9", "U4"), "The session was recorded or transcribed")
 def session_recorded(m: Meeting, params: Mapping[str, Any]) -> Iterable[Draft]:
     """S14: "the recording, taking screenshots or photographs of any session is not permitted. Online meetings
-    must not be reproduced in any other way." Fires when the evidence holds a recording or a transcript."""
+    must not be reproduced in any other way." P9/U4: "Not record, screenshot or photograph any of the session."
+    Fires when the evidence holds a recording or a transcript."""
     items = [("recording", r) for r in m.bundle.recordings] + [("transcript", t) for t in m.bundle.transcripts]
     if not items:
         return

@@ -20,8 +20,9 @@ SHARING_LABEL = "applicationsharing-video"
 def uninvited_attendee(m: Meeting, params: Mapping[str, Any]) -> Iterable[Draft]:
     """G1: "Unique log on and password details for Microsoft teams for each child." S6: "If the host notices
     that an uninvited attendee joins the meeting then they should remove that attendee." P3: parents "Not
-    share the link / details with others." Fires for each participant present who is external, or a pupil
-    who was not invited; staff of the school are never uninvited."""
+    share the link / details with others." S5: "Share the invitation link with relevant staff/ pupils."
+    Fires for each participant present who is external, or a pupil who was not invited; staff of the school
+    are never uninvited."""
     for presence in m.presence.values():
         person = presence.person
         if person.role in (Role.STAFF, Role.ADULT):
@@ -44,6 +45,16 @@ def uninvited_attendee(m: Meeting, params: Mapping[str, Any]) -> Iterable[Draft]
                 person.identity.kind, "someone from outside the school")
             text = f"{person.label}, {kind} who was not invited, was present in {meeting_name(m)}{stay}."
         yield Draft(text, evidence, person.key, person.name)
+
+
+def _has_sharing_media(segments: list[dict[str, Any]]) -> bool:
+    for segment in segments:
+        media = segment.get("media")
+        for item in media if isinstance(media, list) else []:
+            label = item.get("label") if isinstance(item, dict) else None
+            if isinstance(label, str) and label.lower() == SHARING_LABEL:
+                return True
+    return False
 
 
 def _session_parties(peer_to_peer: bool) -> tuple[tuple[str, str], ...]:
@@ -72,6 +83,8 @@ def pupil_screen_shared(m: Meeting, params: Mapping[str, Any]) -> Iterable[Draft
             modalities = session.get("modalities")
             modality_share = isinstance(modalities, list) and bool(SCREEN_MODALITIES & set(
                 x for x in modalities if isinstance(x, str)))
+            if not (modality_share if not has_media else _has_sharing_media(segments)):
+                continue  # nothing shared in this session: no need to know whose it is
             for end, direction in _session_parties(peer_to_peer):
                 ident = identity_from_endpoint(obj(session, end, spath), f"{spath}.{end}")
                 if ident is None:
@@ -195,7 +208,8 @@ def pupils_unsupervised(m: Meeting, params: Mapping[str, Any]) -> Iterable[Draft
       per_person=True)
 def consent_missing(m: Meeting, params: Mapping[str, Any]) -> Iterable[Draft]:
     """D1: "We will not invite any children in to a Teams meeting without confirmation that the relevant
-    permission has been given and agreed." Fires for each pupil present, or invited individually, who is not
+    permission has been given and agreed." P1: parents "Decide whether they want their child to join the
+    meeting." Fires for each pupil present, or invited individually, who is not
     in the consent register; membership of an invited team or group alone does not count."""
     pupils = m.directory.pupils
     concerned: dict[str, str] = {}

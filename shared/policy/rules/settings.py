@@ -128,7 +128,8 @@ def attendees_can_present(m: Meeting, params: Mapping[str, Any]) -> Iterable[Dra
 
 @rule("recording-allowed", "medium", ("S14", "P9", "U4"), "Recording or transcription allowed")
 def recording_allowed(m: Meeting, params: Mapping[str, Any]) -> Iterable[Draft]:
-    """S14: "the recording, taking screenshots or photographs of any session is not permitted." Fires when
+    """S14: "the recording, taking screenshots or photographs of any session is not permitted." P9/U4: "Not
+    record, screenshot or photograph any of the session." Fires when
     ``recordAutomatically`` is ``true``, or ``allowRecording`` or ``allowTranscription`` is not ``false``."""
     if not m.bundle.online_meeting:
         return

@@ -1,0 +1,1 @@
+"""Developer tooling for vcaudit: test doubles and generators that are not product code."""
