@@ -88,7 +88,10 @@ def _findings(bundle: Any) -> list[tuple[str, str | None]]:
     return [(f.rule, f.subject) for f in evaluate_raw(bundle).findings]
 
 
-OBJECTS = [p for p in positions(BASE) if isinstance(_get(BASE, p), dict)]
+# Objects that are Graph payloads or the bundle itself; ``directory.users`` and ``directory.groups`` are maps
+# keyed by user id and address, where a new key is an entry, not an unknown property.
+MAPS = {("directory", "users"), ("directory", "groups")}
+OBJECTS = [p for p in positions(BASE) if isinstance(_get(BASE, p), dict) and p not in MAPS]
 BASELINE = _findings(BASE)
 
 
