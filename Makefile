@@ -4,9 +4,20 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test demo lint scenarios bench clean
+NODE_STAMP  := node_modules/.installed
+INFRA_VENV  := .venv-infra
+INFRA_STAMP := $(INFRA_VENV)/.installed
+
+.PHONY: setup azurite test demo lint scenarios bench infra-check clean
 
 setup: $(STAMP)
+
+# Azurite, the Azure Storage emulator, pinned in package-lock.json (tests and the demo start and stop it).
+azurite: $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +26,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
-test: setup
+test: setup azurite
 	$(BIN)/python -m pytest
 
 demo: setup
@@ -32,5 +43,16 @@ scenarios: setup
 bench: setup
 	$(BIN)/python bench/evaluate.py
 
+# Infrastructure checks (heavy tools, in their own venv): every Bicep file parses, and checkov passes.
+infra-check: $(INFRA_STAMP)
+	$(INFRA_VENV)/bin/python -m pytest -q --noconftest -p no:cacheprovider tests/test_infra.py
+	$(INFRA_VENV)/bin/checkov -d infra --framework bicep --quiet --compact
+
+$(INFRA_STAMP): requirements-infra.txt
+	@test -x $(INFRA_VENV)/bin/python || $(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(INFRA_VENV)/bin/python -m pip install --quiet -r requirements-infra.txt
+	@touch $(INFRA_STAMP)
+
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(INFRA_VENV) node_modules out .pytest_cache .mypy_cache .ruff_cache
