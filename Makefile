@@ -46,7 +46,7 @@ bench: setup
 # Infrastructure checks (heavy tools, in their own venv): every Bicep file parses, and checkov passes.
 infra-check: $(INFRA_STAMP)
 	$(INFRA_VENV)/bin/python -m pytest -q --noconftest -p no:cacheprovider tests/test_infra.py
-	$(INFRA_VENV)/bin/checkov -d infra --framework bicep --quiet --compact
+	$(INFRA_VENV)/bin/checkov -d infra --framework bicep --quiet --compact --skip-download
 
 $(INFRA_STAMP): requirements-infra.txt
 	@test -x $(INFRA_VENV)/bin/python || $(PYTHON) -m venv $(INFRA_VENV)
