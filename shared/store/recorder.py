@@ -1,0 +1,89 @@
+"""Recording one evaluation of a meeting occurrence: findings, the meeting log and the evidence, idempotently.
+
+Redeliveries and stages arriving out of order converge to the same rows: row keys are deterministic, an
+evaluation thinner than the one already logged is ignored, and the meeting log's ETag makes two concurrent
+evaluations of one occurrence take turns (the loser re-reads and tries again).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.engine import Evaluation
+from shared.store.evidence import EvidenceStore
+from shared.store.findings import SETTING_RULES, FindingStore, MeetingFacts
+from shared.store.meetings import ConcurrentUpdate, MeetingLogStore, fullness
+
+EVIDENCE_KEYS = ("event", "onlineMeeting", "attendanceReports", "callRecord", "callRecords", "recordings",
+                 "transcripts")
+
+
+@dataclass(slots=True)
+class RecordOutcome:
+    written: bool
+    new_findings: list[str] = field(default_factory=list)
+    resolved_findings: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+def evidence_kinds(bundle: dict[str, Any] | None) -> int:
+    if not bundle:
+        return 0
+    return sum(1 for key in EVIDENCE_KEYS if bundle.get(key))
+
+
+class Recorder:
+    def __init__(self, findings: FindingStore, meetings: MeetingLogStore, evidence: EvidenceStore | None = None,
+                 attempts: int = 5) -> None:
+        self.findings = findings
+        self.meetings = meetings
+        self.evidence = evidence
+        self.attempts = attempts
+
+    def record(self, meeting: MeetingFacts, evaluation: Evaluation, bundle: dict[str, Any] | None,
+               now: float) -> RecordOutcome:
+        for _ in range(self.attempts):
+            try:
+                return self._record_once(meeting, evaluation, bundle, now)
+            except ConcurrentUpdate:
+                continue
+        raise ConcurrentUpdate(f"meeting log {meeting.week}/{meeting.occurrence_id}: gave up after "
+                               f"{self.attempts} concurrent updates")
+
+    def _record_once(self, meeting: MeetingFacts, evaluation: Evaluation, bundle: dict[str, Any] | None,
+                     now: float) -> RecordOutcome:
+        previous = self.meetings.get(meeting.week, meeting.occurrence_id)
+        kinds = evidence_kinds(bundle)
+        if previous is not None and previous.fullness > fullness(evaluation, kinds):
+            return RecordOutcome(False, reason="a fuller evaluation of this occurrence is already recorded")
+        frozen: frozenset[str] = frozenset()
+        frozen_at: float | None = None
+        if now >= meeting.start:
+            if previous is not None and previous.settings_frozen:
+                frozen = SETTING_RULES  # the lesson has started: its setting findings stand as they were
+            else:
+                frozen_at = now
+        blob = None
+        if self.evidence is not None and evaluation.in_scope and bundle is not None:
+            blob = self.evidence.save(meeting.week, meeting.occurrence_id, bundle)
+        new, resolved = self.findings.record(meeting, evaluation.findings, now, frozen_rules=frozen)
+        settings_frozen_at = frozen_at
+        if settings_frozen_at is None and previous is not None and previous.settings_frozen:
+            settings_frozen_at = None  # already recorded; merge keeps it
+        findings_count = len([f for f in evaluation.findings if f.rule not in frozen]) + (
+            self._frozen_count(meeting) if frozen else 0)
+        self.meetings.write(meeting, evaluation, evidence_kinds=kinds, now=now, previous=previous,
+                            settings_frozen_at=settings_frozen_at, evidence_blob=blob,
+                            findings_count=findings_count)
+        return RecordOutcome(True, new, resolved)
+
+    def _frozen_count(self, meeting: MeetingFacts) -> int:
+        rows = self.findings.existing(meeting.week, meeting.occurrence_id).values()
+        return sum(1 for row in rows if row.get("Rule") in SETTING_RULES and row.get("MachineState") == "open")
+
+    def cancel(self, meeting: MeetingFacts, now: float, reason: str) -> list[str]:
+        """A cancelled, moved or deleted event resolves its old occurrence's open findings."""
+        _, resolved = self.findings.record(meeting, [], now)
+        self.meetings.mark_cancelled(meeting.week, meeting.occurrence_id, now, reason)
+        return resolved
