@@ -1,27 +1,18 @@
-"""The ``vcaudit`` command.
+"""The ``vcaudit`` command: a dispatcher over the subcommands in ``shared/commands/``.
 
-``vcaudit evaluate BUNDLE.json [BUNDLE.json …] [--policy FILE] [--format json|table]`` evaluates evidence
-bundles against the policy. Errors are one line on standard error naming the file and the problem; a bad
-bundle never stops the others and never prints a traceback. Exit status 0 when every bundle was evaluated,
-2 when any could not be.
+Every error a user can cause is one line on standard error and exit status 2; no traceback reaches them.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import sys
-import textwrap
 from collections.abc import Sequence
-from typing import Any, TextIO
 
-from shared.engine import Evaluation, evaluate_raw
-from shared.evidence.reader import BundleError
-from shared.policy.policyfile import Policy, PolicyError, load_policy
+from shared.commands import evaluate
+from shared.commands.common import EXIT_BAD_INPUT
 
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2
+SUBCOMMANDS = (evaluate,)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,111 +25,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vcaudit", description="Audit Teams meetings with pupils against the school's "
                                                  "video-conferencing policy.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    ev = commands.add_parser("evaluate", help="evaluate evidence bundles and print the findings",
-                             description="Evaluate evidence bundles (JSON) against the policy and print the "
-                                         "findings. Exit 0 when every bundle was evaluated, 2 otherwise.")
-    ev.add_argument("bundles", nargs="+", metavar="BUNDLE.json", help="evidence bundle files")
-    ev.add_argument("--policy", metavar="POLICY_FILE", help="the school's policy file (TOML); default: built-in")
-    ev.add_argument("--format", choices=("json", "table"), default="table", help="output format (default table)")
+    for module in SUBCOMMANDS:
+        module.register(commands)
     return parser
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def _read_bundle(path: str) -> Any:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        raise BundleError("no such file") from None
-    except IsADirectoryError:
-        raise BundleError("is a directory, not a bundle") from None
-    except PermissionError:
-        raise BundleError("permission denied") from None
-    except UnicodeDecodeError:
-        raise BundleError("not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise BundleError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except RecursionError:
-        raise BundleError("JSON nested too deeply") from None
-    except OSError as exc:
-        raise BundleError(f"cannot be read ({exc.strerror})") from None
-
-
-def _evaluate_file(path: str, policy: Policy) -> Evaluation:
-    raw = _read_bundle(path)
-    try:
-        return evaluate_raw(raw, policy)
-    except RecursionError:
-        raise BundleError("JSON nested too deeply") from None
-
-
-def _table(results: list[tuple[str, Evaluation]], out: TextIO) -> None:
-    width = max(80, min(160, shutil.get_terminal_size((120, 20)).columns))
-    for path, evaluation in results:
-        scope = "in scope" if evaluation.in_scope else "out of scope (no pupils)"
-        stages = ", ".join(evaluation.stages) or "no stage"
-        out.write(f"{path}  [{scope}; evaluated: {stages}]\n")
-        if not evaluation.findings:
-            verdict = "compliant" if evaluation.compliant else "no findings"
-            out.write(f"  {verdict}\n\n")
-            continue
-        name_w = min(24, max(3, *(len(_name(f.subject_name, f.subject)) for f in evaluation.findings)))
-        rule_w = max(len(f.rule) for f in evaluation.findings)
-        head = f"  {'SEVERITY':<8}  {'RULE':<{rule_w}}  {'WHO':<{name_w}}  "
-        out.write(head + "SUMMARY\n")
-        summary_w = max(30, width - len(head))
-        for f in evaluation.findings:
-            lines = textwrap.wrap(f.summary, summary_w) or [""]
-            who = _name(f.subject_name, f.subject)[:name_w]
-            out.write(f"  {f.severity:<8}  {f.rule:<{rule_w}}  {who:<{name_w}}  {lines[0]}\n")
-            for line in lines[1:]:
-                out.write(" " * len(head) + line + "\n")
-        out.write("\n")
-
-
-def _name(name: str | None, subject: str | None) -> str:
-    return name or subject or "-"
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    try:
-        policy = load_policy(args.policy)
-    except PolicyError as exc:
-        sys.stderr.write(f"vcaudit: {_one_line(str(exc))}\n")
-        return EXIT_BAD_INPUT
-    status = EXIT_OK
-    results: list[tuple[str, Evaluation]] = []
-    for path in args.bundles:
-        try:
-            results.append((path, _evaluate_file(path, policy)))
-        except BundleError as exc:
-            sys.stderr.write(f"vcaudit: {path}: {_one_line(str(exc))}\n")
-            status = EXIT_BAD_INPUT
-        except Exception as exc:
-            sys.stderr.write(f"vcaudit: {path}: could not be evaluated ({type(exc).__name__}); please report "
-                             "this bundle\n")
-            status = EXIT_BAD_INPUT
-    if args.format == "json":
-        findings = [{"bundle": path, **f.to_json()} for path, ev in results for f in ev.findings]
-        json.dump(findings, sys.stdout, indent=1, ensure_ascii=False)
-        sys.stdout.write("\n")
-    else:
-        _table(results, sys.stdout)
-        total = sum(len(ev.findings) for _, ev in results)
-        sys.stdout.write(f"{len(results)} bundle(s) evaluated, {total} finding(s)\n")
-    return status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "evaluate":
-        return cmd_evaluate(args)
-    parser.print_help(sys.stderr)
-    return EXIT_BAD_INPUT
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return EXIT_BAD_INPUT
+    status: int = handler(args)
+    return status
 
 
 if __name__ == "__main__":

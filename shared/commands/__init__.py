@@ -1,0 +1,1 @@
+"""The ``vcaudit`` subcommands, one module each; every module exposes ``register(subparsers)``."""
