@@ -8,7 +8,7 @@ NODE_STAMP  := node_modules/.installed
 INFRA_VENV  := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: setup azurite test demo lint scenarios bench infra-check clean
+.PHONY: setup azurite test demo digest-preview lint scenarios bench infra-check clean
 
 setup: $(STAMP)
 
@@ -40,8 +40,14 @@ lint: setup
 scenarios: setup
 	@if [ -x ../shared/tools/check-scenarios ]; then ../shared/tools/check-scenarios; else echo "../shared/tools/check-scenarios not found: skipped"; fi
 
-bench: setup
+bench: setup azurite
 	$(BIN)/python bench/evaluate.py
+	$(BIN)/python -m bench.gateway
+	$(BIN)/python bench/digest.py
+
+# The demo week's digest rendered to out/digest.html (and out/digest.png where Chromium is installed).
+digest-preview: setup azurite
+	$(BIN)/python -m devtools.digest_preview
 
 # Infrastructure checks (heavy tools, in their own venv): every Bicep file parses, and checkov passes.
 infra-check: $(INFRA_STAMP)

@@ -82,6 +82,11 @@ param alertDailyCap int = 20
 @minLength(36)
 param authClientId string
 
+@description('The function key Graph presents with every webhook delivery (?code=). Generated at first deployment; keep it out of source control.')
+@secure()
+// checkov:skip=CKV_AZURE_131: the default is newGuid(), a fresh random value at each deployment, not a value in the repository
+param webhookKey string = newGuid()
+
 @description('Upper bound on Function App instances. Keeps the queue worker within Graph\'s limit of 4 concurrent requests per mailbox.')
 @minValue(1)
 @maxValue(1000)
@@ -140,6 +145,13 @@ var schoolSettings = {
   VCAUDIT_RETENTION_DAYS: string(retentionDays)
   VCAUDIT_ALERT_DAILY_CAP: string(alertDailyCap)
   VCAUDIT_POLICY_FILE: policyFile
+  // Timer schedules (NCRONTAB, UTC): the Functions host resolves %VCAUDIT_SCHEDULE_*% from app settings,
+  // so every one must be present. The defaults are those of shared/settings.py.
+  VCAUDIT_SCHEDULE_SUBSCRIPTIONS: '0 7 */4 * * *'
+  VCAUDIT_SCHEDULE_PREFLIGHT: '0 */15 6-18 * * 1-5'
+  VCAUDIT_SCHEDULE_RECONCILE: '0 20 */6 * * *'
+  VCAUDIT_SCHEDULE_RETENTION: '0 40 2 * * *'
+  VCAUDIT_SCHEDULE_DIGEST: '0 5 * * * *'
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -210,6 +222,7 @@ module functionApp 'modules/function-app.bicep' = {
     deploymentContainerName: deploymentContainerName
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     appSettings: schoolSettings
+    webhookKey: webhookKey
     maximumInstanceCount: maximumInstanceCount
     alwaysReadyHttpInstances: alwaysReadyHttpInstances
     instanceMemoryMB: instanceMemoryMB

@@ -9,10 +9,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from shared.commands import evaluate
+from shared.commands import annotate, consent, digest, evaluate, exemption, findings, records
 from shared.commands.common import EXIT_BAD_INPUT
 
-SUBCOMMANDS = (evaluate,)
+SUBCOMMANDS = (evaluate, findings, annotate, exemption, consent, records, digest)
 
 
 class _Parser(argparse.ArgumentParser):

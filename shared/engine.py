@@ -45,6 +45,7 @@ class Evaluation:
     coverage_gaps: list[dict[str, str]]  # Graph limitations: unsupported evidence
     unavailable: list[dict[str, str]]  # evidence that could not be read
     rules_off: list[dict[str, str]] = field(default_factory=list)
+    team: str | None = None  # the class team, for a channel meeting
 
     @property
     def compliant(self) -> bool:
@@ -55,7 +56,8 @@ class Evaluation:
         return {"inScope": self.in_scope, "stages": self.stages, "organiser": self.organiser,
                 "staffCount": self.staff_count, "pupilCount": self.pupil_count,
                 "unclassifiedAdults": self.unclassified_adults, "coverageGaps": self.coverage_gaps,
-                "unavailable": self.unavailable, "rulesOff": self.rules_off, "compliant": self.compliant}
+                "unavailable": self.unavailable, "rulesOff": self.rules_off, "compliant": self.compliant,
+                "team": self.team}
 
 
 def evaluate(bundle: Bundle, policy: Policy | None = None) -> Evaluation:
@@ -81,7 +83,8 @@ def evaluate(bundle: Bundle, policy: Policy | None = None) -> Evaluation:
             seen.add(draft.subject)
             findings.append(Finding(rule_id, chosen.severity, draft.subject, spec.clauses, draft.summary,
                                     draft.evidence, draft.subject_name))
-    findings.sort(key=lambda f: (SEVERITY_RANK[f.severity], list(specs).index(f.rule), f.subject or ""))
+    order = {rule_id: i for i, rule_id in enumerate(specs)}
+    findings.sort(key=lambda f: (SEVERITY_RANK[f.severity], order[f.rule], f.subject or ""))
     organiser = meeting.organiser
     return Evaluation(
         findings=findings,
@@ -95,6 +98,7 @@ def evaluate(bundle: Bundle, policy: Policy | None = None) -> Evaluation:
         coverage_gaps=[{"kind": u.kind, "reason": u.reason} for u in bundle.unsupported],
         unavailable=[{"kind": u.kind, "reason": u.reason} for u in bundle.failed],
         rules_off=[{"rule": r.id, "reason": r.reason} for r in policy.switched_off],
+        team=meeting.team.display_name if meeting.team else None,
     )
 
 

@@ -120,6 +120,22 @@ def _bool(name: str, raw: str) -> bool:
     raise SettingsError(f"{name}: '{raw}' is not a boolean; expected true or false")
 
 
+def _schedule(name: str, raw: str) -> str:
+    value = raw.strip()
+    fields = value.split()
+    if len(fields) != 6 or not all(re.fullmatch(r"[0-9*/,\-A-Za-z]+", f) for f in fields):
+        raise SettingsError(f"{name}: '{raw}' is not an NCRONTAB schedule; expected six fields, for example "
+                            "'0 */15 * * * *'")
+    return value
+
+
+def _secret(name: str, raw: str) -> str:
+    value = raw.strip()
+    if len(value) < 16:
+        raise SettingsError(f"{name}: too short to be a function key (at least 16 characters expected)")
+    return value
+
+
 def _url(name: str, raw: str) -> str:
     value = raw.strip().rstrip("/")
     if not re.match(r"^https?://[^\s/]+", value):
@@ -172,6 +188,21 @@ SETTINGS: tuple[Setting, ...] = (
             "root. Empty: the built-in default policy.", _text, default=""),
     Setting("VCAUDIT_GRAPH_BASE_URL", "graph_base_url", "Microsoft Graph endpoint. Change only for a national "
             "cloud or the local Graph simulator.", _url, default="https://graph.microsoft.com/v1.0"),
+    Setting("VCAUDIT_WEBHOOK_BASE_URL", "webhook_base_url", "Public base URL of the app's HTTP functions "
+            "(https://<app>.azurewebsites.net/api); Graph subscriptions point at its graph/notifications and "
+            "graph/lifecycle routes. Empty: subscriptions are not managed.", _url, default=""),
+    Setting("VCAUDIT_WEBHOOK_KEY", "webhook_key", "The function key Graph sends with every delivery (?code=); "
+            "keep it in Key Vault and reference it. Empty: no key in the subscription URLs.", _secret, default=""),
+    Setting("VCAUDIT_SCHEDULE_SUBSCRIPTIONS", "schedule_subscriptions", "When subscriptions are ensured and "
+            "renewed (NCRONTAB, UTC).", _schedule, default="0 7 */4 * * *"),
+    Setting("VCAUDIT_SCHEDULE_PREFLIGHT", "schedule_preflight", "When the options of meetings starting within "
+            "the hour are re-checked (NCRONTAB, UTC).", _schedule, default="0 */15 6-18 * * 1-5"),
+    Setting("VCAUDIT_SCHEDULE_RECONCILE", "schedule_reconcile", "When missed notifications are recovered from "
+            "calendars and call records (NCRONTAB, UTC).", _schedule, default="0 20 */6 * * *"),
+    Setting("VCAUDIT_SCHEDULE_RETENTION", "schedule_retention", "When findings and logs past the retention "
+            "period are deleted (NCRONTAB, UTC).", _schedule, default="0 40 2 * * *"),
+    Setting("VCAUDIT_SCHEDULE_DIGEST", "schedule_digest", "When the digest timer checks whether the week's "
+            "digest is due (NCRONTAB, UTC; hourly, it sends once).", _schedule, default="0 5 * * * *"),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -204,6 +235,13 @@ class Settings:
     alert_daily_cap: int = 20
     policy_file: str = ""
     graph_base_url: str = "https://graph.microsoft.com/v1.0"
+    webhook_base_url: str = ""
+    webhook_key: str = ""
+    schedule_subscriptions: str = "0 7 */4 * * *"
+    schedule_preflight: str = "0 */15 6-18 * * 1-5"
+    schedule_reconcile: str = "0 20 */6 * * *"
+    schedule_retention: str = "0 40 2 * * *"
+    schedule_digest: str = "0 5 * * * *"
     missing: tuple[str, ...] = field(default=())
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -29,3 +30,11 @@ def azurite() -> Iterator[Azurite]:
 def storage_prefix() -> str:
     """A fresh set of table names per test, so tests never see each other's rows."""
     return "t" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def app_functions() -> dict[str, Any]:
+    """The Functions app's functions by name. ``get_functions()`` may be called once per process."""
+    import function_app
+
+    return {fn.get_function_name(): fn for fn in function_app.app.get_functions()}

@@ -34,6 +34,10 @@ param applicationInsightsConnectionString string
 @description('vcaudit\'s own settings (VCAUDIT_*), written as app settings.')
 param appSettings object
 
+@description('The host function key Graph presents with each webhook delivery; also written as VCAUDIT_WEBHOOK_KEY so the subscription manager can put it in the notification URLs.')
+@secure()
+param webhookKey string
+
 @description('Upper bound on instances the app scales out to. Keeps the queue worker within Graph\'s per-mailbox concurrency.')
 @minValue(1)
 @maxValue(1000)
@@ -154,7 +158,18 @@ resource functionAppSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
     AZURE_CLIENT_ID: identityClientId
+    VCAUDIT_WEBHOOK_BASE_URL: 'https://${functionApp.properties.defaultHostName}/api'
+    VCAUDIT_WEBHOOK_KEY: webhookKey
   })
+}
+
+// The key Graph's subscriptions carry: a host key named for its purpose, so it can be rotated alone.
+resource graphWebhookKey 'Microsoft.Web/sites/host/functionKeys@2024-04-01' = {
+  name: '${functionApp.name}/default/graph-webhook'
+  properties: {
+    name: 'graph-webhook'
+    value: webhookKey
+  }
 }
 
 // App Service Authentication: every route needs an Entra ID token for the school's app registration,

@@ -11,10 +11,14 @@ from shared.store.evidence import CONTAINER, EvidenceStore
 from shared.store.findings import FindingStore
 from shared.store.meetings import MeetingLogStore
 from shared.store.recorder import Recorder
+from shared.store.state import StateStore
+from shared.store.subscriptions import TableSubscriptionStore
 
 FINDINGS = "Findings"
 MEETINGS = "MeetingLog"
-TABLES = (FINDINGS, MEETINGS)
+SUBSCRIPTIONS = "Subscriptions"
+STATE = "State"
+TABLES = (FINDINGS, MEETINGS, SUBSCRIPTIONS, STATE)
 
 
 @dataclass(slots=True)
@@ -22,7 +26,12 @@ class Stores:
     findings: FindingStore
     meetings: MeetingLogStore
     evidence: EvidenceStore
+    state: StateStore
     table_service: Any
+    prefix: str = ""
+
+    def subscriptions(self) -> TableSubscriptionStore:
+        return TableSubscriptionStore(self.table_service.get_table_client(self.prefix + SUBSCRIPTIONS))
 
     @property
     def recorder(self) -> Recorder:
@@ -43,4 +52,5 @@ def open_stores(config: StorageConfig, *, create: bool = True, prefix: str = "")
             blobs.create_container(container)
     return Stores(FindingStore(tables.get_table_client(prefix + FINDINGS)),
                   MeetingLogStore(tables.get_table_client(prefix + MEETINGS)),
-                  EvidenceStore(blobs.get_container_client(container)), tables)
+                  EvidenceStore(blobs.get_container_client(container)),
+                  StateStore(tables.get_table_client(prefix + STATE)), tables, prefix)

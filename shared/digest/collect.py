@@ -1,0 +1,150 @@
+"""Reading what the digest needs from the stores (the I/O side of ``model``).
+
+The findings and meeting log of the week and the seven before it, monitoring-health facts (subscriptions,
+notifications, webhook refusals, Graph's "missed" events, poison queues, earlier sends that failed or are
+unconfirmed), the policy's switched-off rules, the latest directory (for consent gaps) and the concerns the
+daily alert cap held back.
+
+State rows read (``StateStore``): ``last-notification`` (``At``; the webhook), ``webhook-dropped`` (``Counts``
+by reason; the webhook), ``missed-notifications`` (``Counts`` with ``missed`` and ``recovered``; the lifecycle
+worker), ``reconcile`` (``At``; the reconcile timer), ``digest-ambiguous``, ``digest`` and ``alert-unconfirmed``
+(written here). Counters are cumulative: each sent
+digest stores the values it saw, and the next one reports the difference.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.digest.mail import MailSender
+from shared.digest.model import TREND_WEEKS, Digest, DigestInputs, HealthFacts, build_digest
+from shared.digest.store import FAILED, SENDING, UNCONFIRMED, AlertStore, DigestStore, open_mail_stores
+from shared.policy.policyfile import Policy, default_policy, load_policy
+from shared.settings import Settings
+from shared.store.keys import previous_weeks
+from shared.store.queues import QUEUES, Queues, poison
+from shared.store.tables import Stores
+
+DROPPED = "webhook-dropped"
+MISSED = "missed-notifications"
+LAST_NOTIFICATION = "last-notification"
+DIGEST_UNCONFIRMED = "digest-ambiguous"  # read by shared/health.py too (Week, Open)
+ALERT_UNCONFIRMED = "alert-unconfirmed"
+
+
+@dataclass
+class MailContext:
+    """Everything the digest and the alerts read and write."""
+
+    settings: Settings
+    stores: Stores
+    digests: DigestStore
+    alerts: AlertStore
+    policy: Policy
+    mailer: MailSender | None = None
+    queues: Queues | None = None
+    expect_subscriptions: bool = True  # False: a preview of recorded weeks, with nothing watching Graph
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, stores: Stores, settings: Settings, *, mailer: MailSender | None = None,
+             queues: Queues | None = None, policy: Policy | None = None,
+             expect_subscriptions: bool = True) -> MailContext:
+        digests, alerts = open_mail_stores(stores.table_service, stores.prefix)
+        if policy is None:
+            policy = load_policy(settings.policy_file) if settings.policy_file else default_policy()
+        return cls(settings, stores, digests, alerts, policy, mailer, queues, expect_subscriptions)
+
+
+def school_name(policy: Policy) -> str:
+    """The school's name, from the policy's ("Elmgrove Primary School video-conferencing policy (…)")."""
+    parts = re.split(r"\s+video[- ]conferencing policy", policy.name, maxsplit=1, flags=re.IGNORECASE)
+    return parts[0].strip() if len(parts) == 2 else policy.name
+
+
+def _delta(now: dict[str, int], before: dict[str, int] | None) -> dict[str, int]:
+    before = before or {}
+    return {k: v - int(before.get(k, 0)) for k, v in now.items() if v - int(before.get(k, 0)) > 0}
+
+
+def counters(ctx: MailContext) -> dict[str, dict[str, int]]:
+    return {"dropped": ctx.stores.state.counts(DROPPED), "missed": ctx.stores.state.counts(MISSED)}
+
+
+def _describe(resource: str) -> str:
+    r = resource.strip("/").lower()
+    if r.endswith("/events"):
+        return f"calendar of user {resource.strip('/').split('/')[1][:8]}…"
+    if "callrecords" in r:
+        return "call records (every call in the tenant)"
+    if "getallrecordings" in r:
+        return "recordings"
+    if "getalltranscripts" in r:
+        return "transcripts"
+    return resource
+
+
+def health_facts(ctx: MailContext, week: str, now: datetime) -> HealthFacts:
+    records = ctx.stores.subscriptions().records(fresh=True)
+    lapsed = tuple(_describe(r.resource) for r in records
+                   if not r.subscription_id or (r.expiration is not None and r.expiration < now))
+    last = ctx.stores.state.get(LAST_NOTIFICATION)
+    last_at = last.get("At") if last else None
+    earlier = previous_weeks(week, 2)[0]
+    before = ctx.digests.week_counters(earlier) or {}
+    current = counters(ctx)
+    dropped = _delta(current["dropped"], before.get("dropped"))
+    missed = _delta(current["missed"], before.get("missed"))
+    poisoned = {}
+    if ctx.queues is not None:
+        for name in QUEUES:
+            depth = ctx.queues.depth(poison(name))
+            if depth:
+                poisoned[poison(name)] = depth
+    problems: list[str] = []
+    for record in ctx.digests.problems(previous_weeks(week, 5)[:-1]):
+        what = {FAILED: "could not be sent", UNCONFIRMED: "was not confirmed by Graph",
+                SENDING: "was interrupted while sending"}[record.status]
+        problems.append(f"The digest for {record.week} to {record.role} {what} ({record.detail or 'no detail'})")
+    for row in ctx.alerts.with_status(UNCONFIRMED):
+        if row.week == week:
+            problems.append(f"A same-day alert for finding {row.finding_id} was not confirmed by Graph")
+    return HealthFacts(
+        subscriptions_total=len(records), subscriptions_lapsed=lapsed,
+        last_notification=last_at if isinstance(last_at, datetime) else None, dropped=dropped,
+        missed=int(missed.get("missed", 0)),
+        missed_unrecovered=max(0, int(missed.get("missed", 0)) - int(missed.get("recovered", 0))),
+        poison=poisoned, send_problems=tuple(dict.fromkeys(problems)),
+        expect_subscriptions=ctx.expect_subscriptions)
+
+
+def latest_directory(ctx: MailContext, meetings: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The directory block of the week's latest in-scope evidence bundle (consent gaps are read from it)."""
+    epoch = datetime.min.replace(tzinfo=UTC)
+    for row in sorted(meetings, key=lambda r: r.get("Start") or epoch, reverse=True):
+        blob = row.get("EvidenceBlob")
+        if row.get("InScope") and blob:
+            bundle = ctx.stores.evidence.load(str(blob))
+            directory = bundle.get("directory") if bundle else None
+            if isinstance(directory, dict):
+                return directory
+    return None
+
+
+def gather(ctx: MailContext, week: str, now: datetime) -> DigestInputs:
+    weeks = previous_weeks(week, TREND_WEEKS)
+    findings = {w: list(ctx.stores.findings.week(w)) for w in weeks}
+    meetings = {w: ctx.stores.meetings.week(w) for w in weeks}
+    return DigestInputs(
+        week=week, zone=ctx.settings.zone, now=now, findings=findings, meetings=meetings,
+        health=health_facts(ctx, week, now), school=school_name(ctx.policy),
+        rules_off=[(r.id, r.reason) for r in ctx.policy.switched_off],
+        directory=latest_directory(ctx, meetings[week]), alerts_held=ctx.alerts.held(week),
+        alert_cap=ctx.settings.alert_daily_cap)
+
+
+def collect(ctx: MailContext, week: str, now: datetime) -> Digest:
+    return build_digest(gather(ctx, week, now))

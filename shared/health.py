@@ -1,0 +1,86 @@
+"""Monitoring health: is vcaudit still looking? Subscriptions and their expiry, the last notification, queue
+and poison depths, the last reconcile and digest. Silence must never read as compliance: anything that means
+"this week's picture may be incomplete" makes the report unhealthy (HTTP 503 for a monitor to alert on)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.store.queues import QUEUES, poison
+
+RECONCILE_LATE = timedelta(hours=26)  # reconcile runs daily; a day and a bit without one is a gap
+RENEW_MARGIN = timedelta(hours=6)
+
+
+@dataclass(slots=True)
+class HealthReport:
+    healthy: bool
+    problems: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status_code(self) -> int:
+        return 200 if self.healthy else 503
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": "healthy" if self.healthy else "unhealthy", "problems": self.problems, **self.details}
+
+
+def _iso(value: Any) -> str | None:
+    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else None
+
+
+def assess(*, subscriptions: list[Any], state: dict[str, dict[str, Any] | None], depths: dict[str, int],
+           now: datetime) -> HealthReport:
+    problems: list[str] = []
+    subs = []
+    for record in subscriptions:
+        expiry = record.expiration
+        entry = {"resource": record.resource, "id": record.subscription_id, "expires": _iso(expiry)}
+        if record.subscription_id is None:
+            problems.append(f"subscription for {record.resource} was never confirmed by Graph")
+        elif expiry is None or expiry <= now:
+            problems.append(f"subscription for {record.resource} has lapsed: notifications are not arriving")
+        elif expiry - now < RENEW_MARGIN:
+            entry["renewSoon"] = True
+        subs.append(entry)
+    if not subscriptions:
+        problems.append("no Graph subscriptions: vcaudit is not being told about meetings")
+    poisoned = {name: depths.get(poison(name), 0) for name in QUEUES}
+    for name, count in poisoned.items():
+        if count:
+            problems.append(f"{count} message(s) in {poison(name)}: some meetings may not have been evaluated")
+    reconcile = (state.get("reconcile") or {}).get("At")
+    if isinstance(reconcile, datetime) and now - reconcile > RECONCILE_LATE:
+        problems.append("reconcile has not run for over a day: missed notifications are not being recovered")
+    ambiguous = state.get("digest-ambiguous")
+    if ambiguous and ambiguous.get("Open"):
+        problems.append(f"the digest for {ambiguous.get('Week', 'a week')} may not have been delivered "
+                        "(Graph accepted it without confirmation); check the DSL's inbox before resending")
+    details = {
+        "checkedAt": now.astimezone(UTC).isoformat(),
+        "subscriptions": subs,
+        "lastNotification": _iso((state.get("last-notification") or {}).get("At")),
+        "queues": {name: depths.get(name, 0) for name in QUEUES},
+        "poison": poisoned,
+        "lastReconcile": _iso(reconcile),
+        "lastDigest": _iso((state.get("digest") or {}).get("At")),
+        "webhookDropped": (state.get("webhook-dropped-counts") or {}),
+    }
+    return HealthReport(not problems, problems, details)
+
+
+def snapshot(app: Any, now: datetime | None = None) -> HealthReport:
+    """Read everything health needs from the running app's stores and queues."""
+    now = now or datetime.now(tz=UTC)
+    stores = app.stores
+    state = {name: stores.state.get(name) for name in ("last-notification", "reconcile", "digest",
+                                                        "digest-ambiguous")}
+    state["webhook-dropped-counts"] = dict(stores.state.counts("webhook-dropped"))
+    depths = {}
+    for name in QUEUES:
+        depths[name] = app.queues.depth(name)
+        depths[poison(name)] = app.queues.depth(poison(name))
+    return assess(subscriptions=app.subscriptions.records(fresh=True), state=state, depths=depths, now=now)
