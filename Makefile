@@ -8,7 +8,7 @@ NODE_STAMP  := node_modules/.installed
 INFRA_VENV  := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: setup azurite test demo digest-preview lint scenarios bench infra-check clean
+.PHONY: setup azurite test demo demo-evaluate digest-preview lint scenarios bench infra-check clean
 
 setup: $(STAMP)
 
@@ -29,7 +29,12 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 test: setup azurite
 	$(BIN)/python -m pytest
 
-demo: setup
+# The whole pipeline on the local stack (Azurite, the Graph simulator, the local runner), ending in out/digest.html.
+demo: setup azurite
+	$(BIN)/python -m devtools.demo
+
+# The rule engine alone on the project's sample week of evidence bundles.
+demo-evaluate: setup
 	$(BIN)/vcaudit evaluate $(filter-out %.expected.json,$(wildcard samples/elmgrove-week/*.json)) --format table
 
 lint: setup

@@ -12,19 +12,15 @@ import pytest
 
 from devtools.azurite import Azurite
 from devtools.graphsim import GraphSimulator, Tenant, generate
+from devtools.localstack import graph_factory, group_ids
 from devtools.runner import LocalRunner
 from shared import runtime as runtime_module
 from shared.graph.directory import StaticConsent
-from shared.pipeline import Graph
 from shared.runtime import Runtime
 from shared.settings import load_settings
 from shared.store.connection import StorageConfig
 
 WEEK_AFTER = datetime(2026, 3, 16, 12, tzinfo=UTC)  # the generated week (9-13 March 2026) is over
-
-
-def group_ids(tenant: Tenant, name: str) -> str:
-    return ",".join(g["id"] for g in tenant.groups.values() if g["displayName"] == name)
 
 
 @dataclass
@@ -38,33 +34,6 @@ class Stack:
     def deliver(self) -> int:
         """Let the local host work off every queue, as the Functions host would."""
         return self.runner.drain_all()
-
-
-def graph_factory(sim: GraphSimulator, gathers: list[str]) -> Any:
-    async def build(runtime: Runtime) -> Graph:
-        from shared.graph.client import GraphTransport, connect
-        from shared.graph.gateway import GraphGateway
-        from shared.graph.subscriptions import SubscriptionManager
-
-        connection = connect(sim.base_url)
-        transport = GraphTransport(connection.sender(), sim.base_url, retry_budget_seconds=5.0)
-        gateway = GraphGateway.from_settings(transport, runtime.settings, runtime.consent_source(),
-                                             now=lambda: WEEK_AFTER)
-        for name in ("gather_event", "gather_call_record"):  # count evaluations (a burst must cost one)
-            original = getattr(gateway, name)
-
-            def counted(*args: Any, _original: Any = original, _name: str = name) -> Any:
-                gathers.append(_name)
-                return _original(*args)
-
-            setattr(gateway, name, counted)
-        manager = SubscriptionManager(transport, runtime.subscriptions, notification_url=runtime.notification_url(),
-                                      lifecycle_url=runtime.lifecycle_url(), include_adhoc_calls=False,
-                                      monitor_pupil_mailboxes=runtime.settings.monitor_pupil_mailboxes,
-                                      now=lambda: datetime.now(UTC))
-        return Graph(transport, gateway, manager)
-
-    return build
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,160 @@
+"""The whole pipeline on the local stack, on a simulated primary school: ``make demo``.
+
+Azurite and the Graph simulator start; a local runner serves the app's registered functions over HTTP; the
+subscriptions are created (Graph's validation handshake goes over HTTP to the webhook); the simulator plays a
+school week — every lesson's calendar event and call records, with the violations a real week has — as
+change notifications over HTTP; the queue workers coalesce, gather through the Graph gateway, evaluate and
+write findings and the meeting log to Azurite; finally the week's digest is rendered to ``out/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WEEK_START = date(2026, 3, 9)  # the simulated week, Monday 9 to Friday 13 March 2026
+AFTER_WEEK = datetime(2026, 3, 16, 7, 5, tzinfo=UTC)  # Monday 07:05: when the digest goes out
+SEVERITY_ORDER = ("high", "medium", "low", "advisory")
+
+
+def bar(done: int, total: int, width: int = 28) -> str:
+    filled = round(width * done / total) if total else width
+    return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
+def say(text: str = "", end: str = "\n") -> None:
+    sys.stdout.write(text + end)
+    sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="vcaudit's pipeline on a simulated school week")
+    parser.add_argument("--out", default=str(ROOT / "out"), help="where the digest is written (default out/)")
+    parser.add_argument("--seed", type=int, default=1, help="the simulated school (default 1)")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+
+    import function_app
+    from devtools.azurite import Azurite, AzuriteNotInstalled
+    from devtools.graphsim import GraphSimulator, generate
+    from devtools.localstack import graph_factory, group_ids
+    from devtools.runner import LocalRunner
+    from shared import runtime as runtime_module
+    from shared.digest.collect import MailContext, collect
+    from shared.digest.render import render_digest
+    from shared.graph.directory import StaticConsent
+    from shared.runtime import Runtime
+    from shared.settings import load_settings
+    from shared.store.connection import StorageConfig
+
+    say("vcaudit demo: one week at a simulated primary school, through the whole pipeline")
+    tenant = generate.primary_school(seed=args.seed, week_start=WEEK_START)
+    staff = group_ids(tenant, "All Staff")
+    pupils = group_ids(tenant, "All Pupils")
+    say(f"  school: {len(tenant.users)} accounts, {len(tenant.teams)} class teams, "
+        f"{len(tenant.occurrences)} meetings in the week of {WEEK_START:%d %B %Y}")
+    try:
+        azurite = Azurite().start()
+    except AzuriteNotInstalled as exc:
+        say(f"vcaudit demo: {exc}")
+        return 2
+    sim = GraphSimulator(tenant)
+    sim.start()
+    functions = function_app.app.get_functions()
+    try:
+        settings = load_settings({
+            "VCAUDIT_TENANT_ID": tenant.tenant_id, "VCAUDIT_STAFF_GROUP_IDS": staff,
+            "VCAUDIT_PUPIL_GROUP_IDS": pupils, "VCAUDIT_CLASS_TEAM_IDS": ",".join(tenant.teams),
+            "VCAUDIT_GRAPH_BASE_URL": sim.base_url, "VCAUDIT_MONITOR_PUPIL_MAILBOXES": "false",
+            "VCAUDIT_DIGEST_SENDER": "vcaudit@elmgrove.sch.uk",
+            "VCAUDIT_DIGEST_RECIPIENTS": "dsl:dsl@elmgrove.sch.uk;governor:governors@elmgrove.sch.uk",
+        })
+        gathers: list[str] = []
+        app = Runtime(settings, StorageConfig.from_connection_string(azurite.connection_string), prefix="demo",
+                      consent=StaticConsent(frozenset(tenant.consent)))
+        runner = LocalRunner(functions, app.queues)
+        base = runner.start_http()
+        app.settings = replace(settings, webhook_base_url=base + "/api", webhook_key="demo-function-key-0123456789")
+        app.pipeline_options = {"graph_factory": graph_factory(sim, gathers), "coalesce_seconds": 0,
+                                "clock": AFTER_WEEK.timestamp, "on_new_findings": lambda ids: None}
+        runtime_module.use(app)
+        say(f"  local stack: Azurite on 127.0.0.1:{azurite.table_port}, Graph simulator at {sim.base_url}, "
+            f"functions at {base}/api")
+
+        say("  subscriptions: ", end="")
+        report = app.pipeline.ensure_subscriptions()
+        say(f"{len(report.created)} created, each confirmed by Graph's validation handshake over HTTP"
+            + (f"; {len(report.failed)} failed" if report.failed else ""))
+
+        days = sorted({occ["start"][:10] for occ in tenant.occurrences})
+        delivered = 0
+        for day in days:
+            occs = [o for o in tenant.occurrences if o["start"][:10] == day]
+            for index, occ in enumerate(occs, 1):
+                if occ["eventId"]:
+                    delivered += len(sim.notify_event(occ["mailbox"], occ["eventId"]))
+                for record in occ["callRecordIds"]:
+                    delivered += len(sim.notify_call_record(record, change_type="created"))
+                    delivered += len(sim.notify_call_record(record, change_type="updated"))
+                if sys.stdout.isatty() and (index % 4 == 0 or index == len(occs)):
+                    say(f"\r  {datetime.fromisoformat(day):%a %d %b}: notifications {bar(index, len(occs))} "
+                        f"{index}/{len(occs)} meetings", end="")
+            runner.drain_all()
+            rows = list(app.stores.findings.table.list_entities())
+            say(f"\r  {datetime.fromisoformat(day):%a %d %b}: {len(occs):3d} meetings notified and evaluated, "
+                f"{len(rows)} findings so far" + " " * 20)
+        say(f"  {delivered} webhook deliveries coalesced into {len(gathers)} evaluations (each meeting at its "
+            f"scheduled and held stages); {len(runner.failures)} worker failures")
+
+        findings = [r for r in app.stores.findings.table.list_entities() if r.get("MachineState") == "open"]
+        meetings = list(app.stores.meetings.table.list_entities())
+        in_scope = [m for m in meetings if m.get("InScope")]
+        compliant = [m for m in in_scope if m.get("Compliant")]
+        say("")
+        say(f"Meetings logged: {len(meetings)} ({len(in_scope)} with pupils; {len(compliant)} fully compliant, "
+            f"{100 * len(compliant) // max(1, len(in_scope))}%)")
+        say(f"Findings: {len(findings)}")
+        by_rule = Counter((r["Severity"], r["Rule"]) for r in findings)
+        width = max((len(rule) for _, rule in by_rule), default=10)
+        say(f"  {'SEVERITY':<9} {'RULE':<{width}}  COUNT")
+        for (severity, rule), count in sorted(by_rule.items(), key=lambda kv: (SEVERITY_ORDER.index(kv[0][0]),
+                                                                                 kv[0][1])):
+            say(f"  {severity:<9} {rule:<{width}}  {count:5d}")
+        concerns = [r for r in findings if r["Severity"] == "high"]
+        if concerns:
+            say("\nSafeguarding concerns (first five):")
+            for row in sorted(concerns, key=lambda r: r["Start"])[:5]:
+                when = row["Start"].astimezone(settings.zone)
+                say(f"  {when:%a %d %b %H:%M}  {row['Rule']:<28} {row['Summary'][:96]}")
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        week = f"{WEEK_START.isocalendar().year}-W{WEEK_START.isocalendar().week:02d}"
+        ctx = MailContext.open(app.stores, app.settings, queues=app.queues)
+        digest = collect(ctx, week, AFTER_WEEK + timedelta(minutes=1))
+        full = render_digest(digest, full=True)
+        summary = render_digest(digest, full=False)
+        (out / "digest.html").write_text(full.html, encoding="utf-8")
+        (out / "digest.txt").write_text(full.text, encoding="utf-8")
+        (out / "digest-governor.html").write_text(summary.html, encoding="utf-8")
+        if full.csv is not None:
+            (out / "findings.csv").write_bytes(full.csv)
+        say(f"\nDigest for {week}: {full.subject}")
+        say(f"  written to {out / 'digest.html'} (the DSL's copy), digest.txt, digest-governor.html (no pupils' "
+            "names), findings.csv")
+        say(f"Done in {time.monotonic() - started:.0f} s.")
+        return 0
+    finally:
+        runtime_module.use(None)
+        sim.stop()
+        azurite.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
