@@ -1,7 +1,7 @@
 // vcaudit: everything `azd up` provisions. Subscription scope: creates the resource group, then the
 // modules in it. The school's settings are parameters written as the app settings vcaudit reads
 // (shared/settings.py); Microsoft Graph permissions, mailbox access and the Teams application access
-// policy are granted by the scripts in infra/scripts (see docs/deployment.md).
+// policy are granted by the scripts in infra/scripts (see README.md, Deploying vcaudit).
 targetScope = 'subscription'
 
 @minLength(1)

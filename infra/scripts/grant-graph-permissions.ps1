@@ -113,4 +113,4 @@ foreach ($assignment in $held) {
 }
 
 Write-Host ''
-Write-Host 'Next: grant-mailbox-access.ps1 (Exchange Online) and grant-teams-access-policy.ps1 (Teams); see docs/deployment.md.'
+Write-Host 'Next: grant-mailbox-access.ps1 (Exchange Online) and grant-teams-access-policy.ps1 (Teams); see README.md, Deploying vcaudit.'

@@ -80,7 +80,7 @@ def authorise(headers: Mapping[str, str], role: str, env: Mapping[str, str]) -> 
     """The caller when they hold ``role``; else why not."""
     if env.get("WEBSITE_SITE_NAME") and env.get("WEBSITE_AUTH_ENABLED", "").strip().lower() != "true":
         return Refusal(403, "App Service Authentication is not enabled for this app; admin routes are refused "
-                            "(see docs/admin.md)")
+                            "(see the README, Admin guide)")
     who = principal(headers)
     if who is None:
         return Refusal(401, "sign in with Entra ID (App Service Authentication)")

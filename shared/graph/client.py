@@ -7,7 +7,7 @@ Credentials, in order (``connect``):
    auth (no token). Plain ``http`` anywhere else is refused;
 3. in Azure: ``ManagedIdentityCredential`` (user-assigned when ``AZURE_CLIENT_ID`` is set) when the Functions
    host advertises a managed identity (``IDENTITY_ENDPOINT``/``MSI_ENDPOINT``);
-4. fallback, documented in docs/graph.md: a client secret (``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID``,
+4. fallback, documented in the README (Graph gateway): a client secret (``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID``,
    ``AZURE_CLIENT_SECRET``) or certificate (``AZURE_CLIENT_CERTIFICATE_PATH``) — azure-identity's own
    variables, no vcaudit setting;
 5. otherwise ``DefaultAzureCredential`` (developer sign-in: Azure CLI, VS Code, ...).

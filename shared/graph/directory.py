@@ -1,6 +1,6 @@
 """The school's directory facts for evidence bundles, read from Graph and kept for a time-to-live.
 
-What is read (permissions in docs/graph.md):
+What is read (permissions in the README, Graph gateway):
 - staff and pupils: transitive user members of ``settings.staff_group_ids`` / ``pupil_group_ids``, with the
   user properties the rules match invitations by (``userPrincipalName``, ``mail``, ``proxyAddresses``,
   ``userType``);
