@@ -23,9 +23,11 @@ TREND_WEEKS = 8
 SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2, "advisory": 3}
 # People's statuses (written by the admin tools). Absent means open.
 CLOSED_BY_PEOPLE = frozenset({"false-positive", "resolved"})
-SET_ASIDE = frozenset({"false-positive", "resolved", "accepted-risk"})
+# "exempt": covered by a standing exemption (an approved SEN one-to-one series, a visiting author): still
+# stored, shown with the annotated items and counted apart, never among the concerns and issues.
+SET_ASIDE = frozenset({"false-positive", "resolved", "accepted-risk", "exempt"})
 STATUS_LABEL = {"": "open", "acknowledged": "acknowledged", "accepted-risk": "accepted risk",
-                "false-positive": "false positive", "resolved": "resolved"}
+                "false-positive": "false positive", "resolved": "resolved", "exempt": "standing exemption"}
 # Rules that say something about the organiser rather than about how a meeting was set up.
 NOT_STAFF_RULES = frozenset({"organiser-not-staff", "organiser-not-school-account"})
 EVIDENCE_RULE = "evidence-unavailable"
@@ -349,7 +351,8 @@ def finding_view(row: Mapping[str, Any], zone: ZoneInfo, held: frozenset[str] = 
         meeting=_text(row, "MeetingSubject") or "(no subject)", occurrence=_text(row, "OccurrenceId"),
         organiser_id=_text(row, "OrganiserId"), organiser=_text(row, "OrganiserName") or _text(row, "OrganiserId"),
         team=_text(row, "Team"), start=_aware(row.get("Start"), zone),
-        machine_state=_text(row, "MachineState") or "open", status=_text(row, "Status"),
+        machine_state=_text(row, "MachineState") or "open",
+        status=_text(row, "Status") or ("exempt" if _text(row, "ExemptionId") else ""),
         annotation=_annotation(row, zone), alert_held=fid in held)
 
 

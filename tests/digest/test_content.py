@@ -208,3 +208,17 @@ def test_annotated_and_carried_over_items(stores: Stores, make_ctx: Callable[...
     assert [(v.rule, v.status_label) for v in digest.annotated] == [("consent-missing", "false positive")]
     text = visible(render_digest(digest, full=True).html)
     assert "consent arrived on paper" in text and "Open from earlier weeks (1)" in text
+
+
+def test_exempt_findings_are_counted_apart_not_among_concerns(stores: Stores,
+                                                              make_ctx: Callable[..., MailContext]) -> None:
+    from azure.data.tables import UpdateMode
+
+    record_week(stores, ["2026-11-18-1530-year3-sen-reading"])  # an approved SEN one-to-one series
+    rows = {r["Rule"]: r for r in stores.findings.week(WEEK)}
+    one_to_one = rows["one-to-one-with-pupil"]
+    stores.findings.table.update_entity({"PartitionKey": WEEK, "RowKey": one_to_one["RowKey"],
+                                         "ExemptionId": "exm-sen-reading"}, mode=UpdateMode.MERGE)
+    digest = collect(make_ctx(), WEEK, MONDAY_AFTER)
+    assert [(v.rule, v.status_label) for v in digest.annotated] == [("one-to-one-with-pupil", "standing exemption")]
+    assert "standing exemption" in visible(render_digest(digest, full=True).html)

@@ -141,3 +141,16 @@ def test_subscription_removed_lifecycle_event_recreates_at_once(stack: Stack) ->
     stack.sim.send_lifecycle(victim, "subscriptionRemoved")
     stack.deliver()
     assert resource in {s["resource"] for s in stack.sim.subscriptions.values()}
+
+
+def test_throttling_past_the_budget_reenqueues_with_graphs_delay(stack: Stack) -> None:
+    subscribe(stack)
+    occ = next(o for o in stack.tenant.occurrences if o["kind"] == "channel-lesson" and o["callRecordIds"])
+    stack.sim.faults.add("GET", r"^/communications/callRecords/", 429, retry_after=40, count=1000)
+    stack.sim.notify_call_record(occ["callRecordIds"][0])
+    stack.deliver()
+    queues = stack.runtime.queues
+    assert stack.runner.failures == []  # no dequeue burnt on throttling
+    assert queues.depth("occurrence-evaluations") == 1  # back on the queue, invisible for Graph's Retry-After
+    assert queues.depth("occurrence-evaluations-poison") == 0
+    assert queues.receive("occurrence-evaluations", max_messages=1) == []  # not visible yet
