@@ -154,7 +154,7 @@ def unset_settings(written: set[str], guide: str) -> list[str]:
         elif setting.default is None:
             problems.append(f"{setting.name} has no default and the Bicep does not set it")
         elif setting.name not in guide:
-            problems.append(f"{setting.name} is left to its default but the deployment guide in README.md does not mention it")
+            problems.append(f"{setting.name} is left to its default but README.md does not mention it")
     return problems
 
 
@@ -270,7 +270,7 @@ def test_a_required_setting_missing_from_the_bicep_is_reported(written: set[str]
 def test_an_optional_setting_left_out_must_be_documented(written: set[str]) -> None:
     optional = next(s.name for s in SETTINGS if not s.required and s.name in written)
     problems = unset_settings(written - {optional}, guide="")
-    assert f"{optional} is left to its default but the deployment guide in README.md does not mention it" in problems
+    assert f"{optional} is left to its default but README.md does not mention it" in problems
     assert optional not in " ".join(unset_settings(written - {optional}, guide=optional))
 
 
@@ -416,7 +416,7 @@ def test_every_permission_has_its_reason_and_scope(permissions: dict[str, Any]) 
 
 def test_every_permission_is_in_the_sign_off_table(permissions: dict[str, Any], guide: str) -> None:
     for entry in permissions["applicationPermissions"] + permissions["mailboxRoles"]:
-        assert f"| `{entry['permission']}` |" in guide, f"{entry['permission']} missing from the deployment guide in README.md"
+        assert f"| `{entry['permission']}` |" in guide, f"{entry['permission']} missing from README.md"
 
 
 def test_graph_grant_script_reads_the_permission_list_and_refuses_mailbox_roles() -> None:
