@@ -154,3 +154,17 @@ def test_throttling_past_the_budget_reenqueues_with_graphs_delay(stack: Stack) -
     assert queues.depth("occurrence-evaluations") == 1  # back on the queue, invisible for Graph's Retry-After
     assert queues.depth("occurrence-evaluations-poison") == 0
     assert queues.receive("occurrence-evaluations", max_messages=1) == []  # not visible yet
+
+
+def test_preflight_rechecks_the_options_of_meetings_starting_within_the_hour(stack: Stack) -> None:
+    first = min(stack.tenant.occurrences, key=lambda o: o["start"])
+    start = parse_instant(first["start"])
+    stack.runtime.pipeline_options["clock"] = lambda: start - 1800  # half an hour before the first lesson
+    subscribe(stack)
+    stack.runner.fire("preflight_timer")
+    soon = [o for o in stack.tenant.occurrences if o["eventId"] and start <= parse_instant(o["start"]) <= start + 3600
+            and o["kind"] != "recurring-group"]
+    logged = {row["RowKey"]: row for row in stack.runtime.stores.meetings.table.list_entities()}
+    assert soon and all(occurrence_id(stack.tenant, o) in logged for o in soon)
+    assert all(logged[occurrence_id(stack.tenant, o)]["Stages"].startswith("scheduled") for o in soon)
+    assert stack.runtime.stores.state.get("preflight") is not None
