@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from shared.engine import evaluate_raw
+from shared.evidence.minimise import minimise
 from shared.evidence.reader import BundleError
 from shared.graph.errors import GraphThrottled
 from shared.policy.policyfile import Policy, load_policy
@@ -298,7 +299,9 @@ class Pipeline:
             raise RuntimeError(f"gathered bundle is malformed: {exc}") from exc
         facts = MeetingFacts(facts.occurrence_id, facts.week, facts.start, facts.end, facts.subject,
                              facts.organiser_id, facts.organiser_name, evaluation.team)
-        outcome = recorder.record(facts, evaluation, occurrence.bundle if evaluation.in_scope else None, now)
+        # The evidence kept is minimised: only the directory entries this meeting refers to (same findings).
+        kept = minimise(occurrence.bundle) if evaluation.in_scope else None
+        outcome = recorder.record(facts, evaluation, kept, now)
         if outcome.written and evaluation.findings:
             self._apply_exemptions(facts, occurrence.bundle, now)
         if mailbox and event_id and occurrence.organiser_id and mailbox.lower() == occurrence.organiser_id.lower():
