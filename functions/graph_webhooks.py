@@ -8,6 +8,7 @@ part of a body.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 
 import azure.functions as func
@@ -44,9 +45,21 @@ def receive(req: func.HttpRequest, *, lifecycle: bool) -> func.HttpResponse:
         log.warning("dropped %d of %d notification items: %s", sum(verdict.dropped.values()), len(items),
                     dict(verdict.dropped))
         app.stores.state.add("webhook-dropped", dict(verdict.dropped))
-    if verdict.accepted:
+    if verdict.accepted and _due_for_stamp():
         app.stores.state.stamp("last-notification", Count=len(verdict.accepted))
     return func.HttpResponse("", status_code=202)
+
+
+_last_stamp = [float("-inf")]
+STAMP_EVERY_SECONDS = 10.0  # health needs "when did notifications last arrive", not a write per delivery
+
+
+def _due_for_stamp() -> bool:
+    now = time.monotonic()
+    if now - _last_stamp[0] < STAMP_EVERY_SECONDS:
+        return False
+    _last_stamp[0] = now
+    return True
 
 
 @bp.function_name("graph_notifications")

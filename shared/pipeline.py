@@ -270,14 +270,14 @@ class Pipeline:
         except Exception:
             log.exception("same-day alerts could not be registered; the alert timer will retry")
 
-    def meeting_facts(self, occurrence: Any) -> MeetingFacts:
+    def meeting_facts(self, occurrence: Any, team: str | None = None) -> MeetingFacts:
         bundle = occurrence.bundle
         start = occurrence.scheduled_start.timestamp() if occurrence.scheduled_start else self._call_start(bundle)
         end = occurrence.scheduled_end.timestamp() if occurrence.scheduled_end else None
         users = (bundle.get("directory") or {}).get("users") or {}
         organiser = users.get(occurrence.organiser_id or "") or {}
         return MeetingFacts(occurrence.key.id, week_of(start, self.zone), start, end, occurrence.subject,
-                            occurrence.organiser_id, organiser.get("displayName"), None)
+                            occurrence.organiser_id, organiser.get("displayName"), team)
 
     def _call_start(self, bundle: dict[str, Any]) -> float:
         from shared.evidence.times import parse_instant
@@ -287,18 +287,16 @@ class Pipeline:
         return parse_instant(value) if isinstance(value, str) else self.clock()
 
     def record(self, occurrence: Any, *, mailbox: str | None = None, event_id: str | None = None) -> list[str]:
-        facts = self.meeting_facts(occurrence)
         now = self.clock()
         recorder = self.runtime.stores.recorder
         if occurrence.cancelled:
-            recorder.cancel(facts, now, "the event was cancelled")
+            recorder.cancel(self.meeting_facts(occurrence), now, "the event was cancelled")
             return []
         try:
             evaluation = evaluate_raw(occurrence.bundle, self.policy)
         except BundleError as exc:  # a gateway defect, not bad input: fail loudly so the message is retried
             raise RuntimeError(f"gathered bundle is malformed: {exc}") from exc
-        facts = MeetingFacts(facts.occurrence_id, facts.week, facts.start, facts.end, facts.subject,
-                             facts.organiser_id, facts.organiser_name, evaluation.team)
+        facts = self.meeting_facts(occurrence, team=evaluation.team)
         # The evidence kept is minimised: only the directory entries this meeting refers to (same findings).
         kept = minimise(occurrence.bundle) if evaluation.in_scope else None
         outcome = recorder.record(facts, evaluation, kept, now)
