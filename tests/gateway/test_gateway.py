@@ -424,3 +424,26 @@ def test_a_recording_or_transcript_notification_finds_its_occurrence(loop: Loop,
     got = loop.run(gather_artefact(occ["meetingId"], item))  # basic notification: no organiser given
     assert len(got) == 1 and got[0].key == expected_key(rig.tenant, occ)
     assert comparable(got[0].bundle) == comparable(rig.tenant.expected_bundle(occ["key"]))
+
+
+def test_short_meet_links_are_linked_through_the_organiser(loop: Loop, rig_factory: Any, school: Tenant) -> None:
+    """New short join links (/meet/<id>?p=…) carry no thread: the call record reaches its meeting through the
+    organiser's online meetings, and both stages agree on the occurrence."""
+    tenant = school.copy()
+    occ = next(o for o in tenant.occurrences if o["kind"] == "private-meeting" and o["callRecordIds"]
+               and o["meetingId"])
+    organiser, meeting = tenant.meeting(occ["meetingId"])  # type: ignore[misc]
+    short = "https://teams.microsoft.com/meet/2159720992549?p=Y2U5MTx"
+    meeting["joinWebUrl"] = short
+    event = tenant.event(occ["mailbox"], occ["eventId"])
+    assert event is not None
+    event["onlineMeeting"] = {"joinUrl": short}
+    for record_id in occ["callRecordIds"]:
+        tenant.call_records[record_id]["joinWebUrl"] = short
+    rig = rig_factory(tenant)
+    from_call = loop.run(rig.gateway.gather_call_record(occ["callRecordIds"][0]))
+    from_event = loop.run(rig.gateway.gather_event(occ["mailbox"], occ["eventId"]))
+    assert [g.key for g in from_call] == [g.key for g in from_event] == [expected_key(tenant, occ)]
+    assert from_call[0].bundle["onlineMeeting"]["joinWebUrl"] == short
+    assert from_call[0].bundle["callRecord"]["id"] == occ["callRecordIds"][0]
+    assert organiser == occ["organizerId"]
