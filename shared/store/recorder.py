@@ -83,7 +83,15 @@ class Recorder:
         return sum(1 for row in rows if row.get("Rule") in SETTING_RULES and row.get("MachineState") == "open")
 
     def cancel(self, meeting: MeetingFacts, now: float, reason: str) -> list[str]:
-        """A cancelled, moved or deleted event resolves its old occurrence's open findings."""
+        """A cancelled, moved or deleted event resolves its old occurrence's open findings, when the meeting
+        had not taken place. Once a lesson has started or been held, deleting its calendar entry must not
+        silence what happened in it: the findings stand and the log notes the deletion."""
+        previous = self.meetings.get(meeting.week, meeting.occurrence_id)
+        held = previous is not None and "held" in str(previous.entity.get("Stages", "")).split()
+        if now >= meeting.start or held:
+            self.meetings.mark_cancelled(meeting.week, meeting.occurrence_id, now,
+                                         f"{reason} after the meeting's start; its findings stand")
+            return []
         _, resolved = self.findings.record(meeting, [], now)
         self.meetings.mark_cancelled(meeting.week, meeting.occurrence_id, now, reason)
         return resolved

@@ -168,3 +168,33 @@ def test_preflight_rechecks_the_options_of_meetings_starting_within_the_hour(sta
     assert soon and all(occurrence_id(stack.tenant, o) in logged for o in soon)
     assert all(logged[occurrence_id(stack.tenant, o)]["Stages"].startswith("scheduled") for o in soon)
     assert stack.runtime.stores.state.get("preflight") is not None
+
+
+def test_an_event_deleted_before_the_lesson_resolves_its_occurrence(azurite: Azurite, app_functions: dict[str, Any],
+                                                                     school: Tenant, storage_prefix: str) -> None:
+    from datetime import UTC, datetime
+
+    from devtools.localstack import graph_factory
+
+    tenant = school.copy()
+    occ = next(o for o in tenant.occurrences if o["kind"] == "private-meeting" and "meeting-chat-enabled" in o["planted"])
+    for record in occ["callRecordIds"]:  # the day before, the lesson has not happened: no call record yet
+        tenant.call_records.pop(record)
+    tenant.attendance_reports.pop(occ["meetingId"], None)  # nor an attendance report
+    day_before = parse_instant(occ["start"]) - 86400
+    for stack in make_stack(azurite, app_functions, tenant, storage_prefix):
+        stack.runtime.pipeline_options["clock"] = lambda: day_before
+        stack.runtime.pipeline_options["graph_factory"] = graph_factory(
+            stack.sim, stack.gathers, now=datetime.fromtimestamp(day_before, tz=UTC))
+        subscribe(stack)
+        stack.sim.notify_event(occ["mailbox"], occ["eventId"])
+        stack.deliver()
+        before = list(stack.runtime.stores.findings.table.list_entities())
+        assert before and all(r["MachineState"] == "open" for r in before)
+        tenant.delete_event(occ["mailbox"], occ["eventId"])
+        stack.sim.notify_event(occ["mailbox"], occ["eventId"], change_type="deleted")
+        stack.deliver()
+        after = list(stack.runtime.stores.findings.table.list_entities())
+        assert len(after) == len(before) and all(r["MachineState"] == "resolved" for r in after)
+        log = next(iter(stack.runtime.stores.meetings.table.list_entities()))
+        assert log["Cancelled"] is True

@@ -184,8 +184,9 @@ def test_limits_hashed_keys_and_capped_evidence(stores: Stores) -> None:
 
 
 def test_cancelled_event_resolves_its_occurrence(stores: Stores) -> None:
-    bundle = sample(SETTINGS_BUNDLE)
-    meeting = facts(bundle)
+    # seen only as scheduled (the week before), then cancelled before it took place
+    bundle = {k: v for k, v in sample(SETTINGS_BUNDLE).items() if k not in ("callRecord", "attendanceReports")}
+    meeting = facts({**bundle, "callRecord": sample(SETTINGS_BUNDLE).get("callRecord")})
     stores.recorder.record(meeting, evaluate_raw(bundle), bundle, now=meeting.start - 86400)
     resolved = stores.recorder.cancel(meeting, now=meeting.start - 3600, reason="event cancelled")
     assert len(resolved) == 6
@@ -199,3 +200,15 @@ def test_week_partition_is_the_school_time_zone() -> None:
     assert week_of(parse_instant("2026-03-29T23:30:00Z"), LONDON) == "2026-W14"
     assert week_of(parse_instant("2026-03-29T22:30:00Z"), LONDON) == "2026-W13"
     assert week_of(parse_instant("2026-11-29T23:30:00Z"), LONDON) == "2026-W48"
+
+
+def test_deleting_the_event_after_the_lesson_does_not_silence_its_findings(stores: Stores) -> None:
+    bundle = sample(UNINVITED_BUNDLE)  # held: a parent and a pupil from another class joined
+    meeting = facts(bundle)
+    stores.recorder.record(meeting, evaluate_raw(bundle), bundle, now=meeting.start + 7200)
+    resolved = stores.recorder.cancel(meeting, now=meeting.start + 9000, reason="the event was deleted")
+    assert resolved == []
+    assert all(r["MachineState"] == "open" for r in rows(stores))
+    log = stores.meetings.get(meeting.week, meeting.occurrence_id)
+    assert log is not None and log.entity["Cancelled"] is True
+    assert "findings stand" in log.entity["CancelledReason"]
