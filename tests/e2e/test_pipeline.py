@@ -177,7 +177,8 @@ def test_an_event_deleted_before_the_lesson_resolves_its_occurrence(azurite: Azu
     from devtools.localstack import graph_factory
 
     tenant = school.copy()
-    occ = next(o for o in tenant.occurrences if o["kind"] == "private-meeting" and "meeting-chat-enabled" in o["planted"])
+    occ = next(o for o in tenant.occurrences
+               if o["kind"] == "private-meeting" and "meeting-chat-enabled" in o["planted"])
     for record in occ["callRecordIds"]:  # the day before, the lesson has not happened: no call record yet
         tenant.call_records.pop(record)
     tenant.attendance_reports.pop(occ["meetingId"], None)  # nor an attendance report
