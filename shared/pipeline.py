@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -93,6 +94,17 @@ async def default_graph(runtime: Any) -> Graph:
     return Graph(transport, gateway, manager)
 
 
+APP_ROOT = Path(__file__).resolve().parent.parent
+
+
+def policy_path(setting: str) -> Path | None:
+    """VCAUDIT_POLICY_FILE, relative to the app root (the deployed package), not to the worker's directory."""
+    if not setting:
+        return None
+    path = Path(setting)
+    return path if path.is_absolute() else APP_ROOT / path
+
+
 def _row(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
 
@@ -104,7 +116,7 @@ class Pipeline:
         self.runtime = runtime
         self.coalesce_seconds = coalesce_seconds
         self.clock = clock
-        self.policy = policy or load_policy(runtime.settings.policy_file or None)
+        self.policy = policy or load_policy(policy_path(runtime.settings.policy_file))
         self.zone = ZoneInfo(runtime.settings.time_zone)
         self.on_new_findings = on_new_findings
         self._graph_factory = graph_factory

@@ -126,3 +126,13 @@ def test_every_rule_documents_the_clause_it_enforces() -> None:
         for clause in spec.clauses:
             assert clause == "guidance" or clause in spec.policy_text or spec.id == "evidence-unavailable", \
                 (spec.id, clause)
+
+
+def test_the_deployed_policy_path_is_relative_to_the_app_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.pipeline import APP_ROOT, policy_path
+
+    monkeypatch.chdir(tmp_path)  # the worker's directory is not the app root
+    assert policy_path("policy.toml") == APP_ROOT / "policy.toml"
+    assert load_policy(policy_path("policy.toml")).source == str(APP_ROOT / "policy.toml")
+    assert policy_path("") is None
+    assert policy_path(str(tmp_path / "x.toml")) == tmp_path / "x.toml"
