@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     from devtools.runner import LocalRunner
     from shared import runtime as runtime_module
     from shared.digest.collect import MailContext, collect
-    from shared.digest.render import render_digest
+    from shared.digest.render import write_digest_files
     from shared.graph.directory import StaticConsent
     from shared.runtime import Runtime
     from shared.settings import load_settings
@@ -138,15 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         week = f"{WEEK_START.isocalendar().year}-W{WEEK_START.isocalendar().week:02d}"
         ctx = MailContext.open(app.stores, app.settings, queues=app.queues)
         digest = collect(ctx, week, AFTER_WEEK + timedelta(minutes=1))
-        full = render_digest(digest, full=True)
-        summary = render_digest(digest, full=False)
-        (out / "digest.html").write_text(full.html, encoding="utf-8")
-        (out / "digest.txt").write_text(full.text, encoding="utf-8")
-        (out / "digest-governor.html").write_text(summary.html, encoding="utf-8")
-        if full.csv is not None:
-            (out / "findings.csv").write_bytes(full.csv)
+        full, _ = write_digest_files(out / "digest.html", digest)
         say(f"\nDigest for {week}: {full.subject}")
-        say(f"  written to {out / 'digest.html'} (the DSL's copy), digest.txt, digest-governor.html (no pupils' "
+        say(f"  written to {out / 'digest.html'} (the DSL's copy), digest.txt, digest-summary.html (no pupils' "
             "names), findings.csv")
         say(f"Done in {time.monotonic() - started:.0f} s.")
         return 0

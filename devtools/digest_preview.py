@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from devtools.azurite import Azurite
 from shared.digest.collect import MailContext, collect
-from shared.digest.render import render_digest
+from shared.digest.render import write_digest_files
 from shared.engine import evaluate_raw
 from shared.evidence.times import parse_instant
 from shared.settings import load_settings
@@ -218,13 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx = MailContext.open(stores, settings, expect_subscriptions=False)
         now = datetime(2026, 11, 23, 7, 5, tzinfo=UTC)
         digest = collect(ctx, WEEK, now)
-    full = render_digest(digest, full=True)
-    summary = render_digest(digest, full=False)
-    (out / "digest.html").write_text(full.html, encoding="utf-8")
-    (out / "digest.txt").write_text(full.text, encoding="utf-8")
-    (out / "digest-summary.html").write_text(summary.html, encoding="utf-8")
-    if full.csv is not None:
-        (out / "findings.csv").write_bytes(full.csv)
+    full, _ = write_digest_files(out / "digest.html", digest)
     print(f"subject: {full.subject}")
     print(f"wrote {out / 'digest.html'} ({len(full.html):,} bytes; request {full.request_bytes():,} bytes, "
           f"{full.csv_rows} CSV rows), digest.txt, digest-summary.html, findings.csv")

@@ -50,20 +50,9 @@ def _open(args: argparse.Namespace) -> Any:
 
 
 def _write(path: Path, digest: Any) -> list[Path]:
-    from shared.digest.render import render_digest
+    from shared.digest.render import write_digest_files
 
-    full = render_digest(digest, full=True)
-    summary = render_digest(digest, full=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    written = [path, path.with_suffix(".txt"), path.with_name(path.stem + "-summary.html")]
-    path.write_text(full.html, encoding="utf-8")
-    written[1].write_text(full.text, encoding="utf-8")
-    written[2].write_text(summary.html, encoding="utf-8")
-    if full.csv is not None:
-        csv_path = path.with_name("findings.csv")
-        csv_path.write_bytes(full.csv)
-        written.append(csv_path)
-    return written
+    return write_digest_files(path, digest)[1]
 
 
 async def _send(ctx: Any, week: str, now: datetime) -> int:

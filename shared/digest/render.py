@@ -17,6 +17,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -188,3 +189,20 @@ def render_alert(views: Sequence[FindingView], *, school: str = "", digest_day: 
         subject = f"{len(views)} safeguarding concerns in Teams meetings"
     ctx["subject"] = subject
     return Mail(subject, env.get_template("alert.html.j2").render(ctx), env.get_template("alert.txt.j2").render(ctx))
+
+
+def write_digest_files(path: Path, digest: Digest) -> tuple[Mail, list[Path]]:
+    """The DSL's copy at ``path`` (HTML), its plain text beside it (``.txt``), the copy for other recipients
+    (``-summary.html``, no pupils' names) and ``findings.csv``: for previews, the CLI and the demo."""
+    full = render_digest(digest, full=True)
+    summary = render_digest(digest, full=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = [path, path.with_suffix(".txt"), path.with_name(path.stem + "-summary.html")]
+    path.write_text(full.html, encoding="utf-8")
+    written[1].write_text(full.text, encoding="utf-8")
+    written[2].write_text(summary.html, encoding="utf-8")
+    if full.csv is not None:
+        csv_path = path.with_name("findings.csv")
+        csv_path.write_bytes(full.csv)
+        written.append(csv_path)
+    return full, written

@@ -75,13 +75,16 @@ class FindingStore:
         return {row["RowKey"]: dict(row) for row in rows}
 
     def record(self, meeting: MeetingFacts, findings: Iterable[Finding], now: float, *,
-               frozen_rules: frozenset[str] = frozenset()) -> tuple[list[str], list[str]]:
+               frozen_rules: frozenset[str] = frozenset(),
+               before: dict[str, dict[str, Any]] | None = None) -> tuple[list[str], list[str]]:
         """Write one evaluation's findings; returns (new finding ids, finding ids the machine resolved).
 
-        Rows of ``frozen_rules`` are left exactly as they are. All writes for one occurrence are one batch
+        Rows of ``frozen_rules`` are left exactly as they are. ``before``: the occurrence's rows, when the
+        caller has already read them. All writes for one occurrence are one batch
         transaction (same partition), so a failure mid-way leaves the previous state whole.
         """
-        before = self.existing(meeting.week, meeting.occurrence_id)
+        if before is None:
+            before = self.existing(meeting.week, meeting.occurrence_id)
         stamp = _iso(now)
         operations: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
         seen: set[str] = set()

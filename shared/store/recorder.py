@@ -67,20 +67,16 @@ class Recorder:
         blob = None
         if self.evidence is not None and evaluation.in_scope and bundle is not None:
             blob = self.evidence.save(meeting.week, meeting.occurrence_id, bundle)
-        new, resolved = self.findings.record(meeting, evaluation.findings, now, frozen_rules=frozen)
+        before = self.findings.existing(meeting.week, meeting.occurrence_id)
+        new, resolved = self.findings.record(meeting, evaluation.findings, now, frozen_rules=frozen, before=before)
         settings_frozen_at = frozen_at
-        if settings_frozen_at is None and previous is not None and previous.settings_frozen:
-            settings_frozen_at = None  # already recorded; merge keeps it
-        findings_count = len([f for f in evaluation.findings if f.rule not in frozen]) + (
-            self._frozen_count(meeting) if frozen else 0)
+        # Frozen setting findings stand as recorded at the lesson's start: count those still open.
+        findings_count = len([f for f in evaluation.findings if f.rule not in frozen]) + sum(
+            1 for row in before.values() if row.get("Rule") in frozen and row.get("MachineState") == "open")
         self.meetings.write(meeting, evaluation, evidence_kinds=kinds, now=now, previous=previous,
                             settings_frozen_at=settings_frozen_at, evidence_blob=blob,
                             findings_count=findings_count)
         return RecordOutcome(True, new, resolved)
-
-    def _frozen_count(self, meeting: MeetingFacts) -> int:
-        rows = self.findings.existing(meeting.week, meeting.occurrence_id).values()
-        return sum(1 for row in rows if row.get("Rule") in SETTING_RULES and row.get("MachineState") == "open")
 
     def cancel(self, meeting: MeetingFacts, now: float, reason: str) -> list[str]:
         """A cancelled, moved or deleted event resolves its old occurrence's open findings, when the meeting
