@@ -8,11 +8,12 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions.admin_api import bp as admin_api
-from functions.digest import bp as digest
 from functions.graph_webhooks import bp as graph_webhooks
 from functions.health import bp as health
-from functions.pipeline import bp as pipeline
+from functions.mail import bp as mail
+from functions.queue_workers import bp as queue_workers
+from functions.timers import bp as timers
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (graph_webhooks, pipeline, digest, admin_api, health):
+for blueprint in (graph_webhooks, queue_workers, timers, mail, admin_api, health):
     app.register_functions(blueprint)

@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         week = f"{WEEK_START.isocalendar().year}-W{WEEK_START.isocalendar().week:02d}"
-        ctx = MailContext.open(app.stores, app.settings, queues=app.queues)
+        ctx = MailContext.open(app.stores, app.settings, queues=app.queues, policy=app.policy)
         digest = collect(ctx, week, AFTER_WEEK + timedelta(minutes=1))
         full, _ = write_digest_files(out / "digest.html", digest)
         say(f"\nDigest for {week}: {full.subject}")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from devtools.graphsim import GraphSimulator, Tenant
-from shared.pipeline import Graph
+from shared.graph.session import Graph
 from shared.runtime import Runtime
 
 WEEK_AFTER = datetime(2026, 3, 16, 12, tzinfo=UTC)  # the generated week (9-13 March 2026) is over

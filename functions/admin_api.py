@@ -23,10 +23,10 @@ import azure.functions as func
 from shared.admin import query as q
 from shared.admin.annotate import NotFound, annotate
 from shared.admin.auth import ADMIN, READER, Principal, authorise
-from shared.admin.consent import Columns, ImportRefused, plan_import
 from shared.admin.context import Admin, open_admin
 from shared.admin.directory import Pupil, graph_pupils
 from shared.admin.validate import InvalidInput, choice, day, limit
+from shared.records.consent import Columns, ImportRefused, plan_import
 from shared.runtime import Runtime, runtime
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -152,13 +152,10 @@ def _directory(app: Runtime) -> list[Pupil]:
         return asyncio.run(graph_pupils(app.graph_transport, groups))
 
     async def read() -> list[Pupil]:
-        from shared.graph.client import GraphTransport, connect
+        from shared.graph.session import graph_transport
 
-        connection = connect(app.settings.graph_base_url)
-        try:
-            return await graph_pupils(GraphTransport(connection.sender(), app.settings.graph_base_url), groups)
-        finally:
-            await connection.aclose()
+        async with graph_transport(app.settings.graph_base_url) as transport:
+            return await graph_pupils(transport, groups)
 
     return asyncio.run(read())
 

@@ -129,7 +129,7 @@ def test_every_rule_documents_the_clause_it_enforces() -> None:
 
 
 def test_the_deployed_policy_path_is_relative_to_the_app_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.pipeline import APP_ROOT, policy_path
+    from shared.policy.deployed import APP_ROOT, policy_path
 
     monkeypatch.chdir(tmp_path)  # the worker's directory is not the app root
     assert policy_path("policy.toml") == APP_ROOT / "policy.toml"

@@ -9,9 +9,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.admin import validate
-from shared.admin.audit import AuditLog
 from shared.admin.query import PEOPLE_STATUSES, annotation_history
 from shared.admin.validate import InvalidInput
+from shared.records.audit import AuditLog
 from shared.store.keys import finding_id as make_finding_id
 
 FIELD_LIMIT = 30_000  # a table string property holds 32K UTF-16 code units

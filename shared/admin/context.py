@@ -1,21 +1,20 @@
-"""Everything the admin tools work on, opened once: the pipeline's stores plus the admin tables."""
+"""Everything the admin tools work on, opened once: the pipeline's stores plus the record tables."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from shared.admin.audit import AuditLog
-from shared.admin.consent import ConsentRegister, TableConsentSource
-from shared.admin.exemptions import ExemptionStore
-from shared.admin.tables import AdminTables, open_admin_tables
-from shared.store.tables import Stores
+from shared.records.audit import AuditLog
+from shared.records.consent import ConsentRegister, TableConsentSource
+from shared.records.exemptions import ExemptionStore
+from shared.store.tables import RecordTables, Stores, open_record_tables
 
 
 @dataclass(slots=True)
 class Admin:
     stores: Stores
-    tables: AdminTables
+    tables: RecordTables
     zone: ZoneInfo
 
     @property
@@ -35,4 +34,4 @@ class Admin:
 
 
 def open_admin(stores: Stores, zone: ZoneInfo, *, create: bool = True) -> Admin:
-    return Admin(stores, open_admin_tables(stores.table_service, stores.prefix, create=create), zone)
+    return Admin(stores, open_record_tables(stores.table_service, stores.prefix, create=create), zone)

@@ -8,11 +8,11 @@ import sys
 from typing import Any
 
 from shared.admin import render
-from shared.admin.consent import Columns, ImportRefused, plan_import
 from shared.admin.directory import Pupil, graph_pupils, load_directory
 from shared.admin.validate import InvalidInput
 from shared.commands.adminargs import add_by_option, add_storage_options, now, open_from_args, register_handler, who
 from shared.commands.common import EXIT_BAD_INPUT, EXIT_OK, one_line
+from shared.records.consent import Columns, ImportRefused, plan_import
 
 
 def register(commands: Any) -> None:
@@ -59,7 +59,7 @@ def _pupils(args: argparse.Namespace) -> list[Pupil]:
         return load_directory(args.directory)
     import os
 
-    from shared.graph.client import GraphTransport, connect
+    from shared.graph.session import graph_transport
     from shared.settings import load_settings
 
     settings = load_settings(os.environ)
@@ -67,12 +67,8 @@ def _pupils(args: argparse.Namespace) -> list[Pupil]:
         raise InvalidInput("--graph: VCAUDIT_PUPIL_GROUP_IDS is not set")
 
     async def read() -> list[Pupil]:
-        connection = connect(settings.graph_base_url)
-        try:
-            return await graph_pupils(GraphTransport(connection.sender(), settings.graph_base_url),
-                                      settings.pupil_group_ids)
-        finally:
-            await connection.aclose()
+        async with graph_transport(settings.graph_base_url) as transport:
+            return await graph_pupils(transport, settings.pupil_group_ids)
 
     return asyncio.run(read())
 

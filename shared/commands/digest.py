@@ -37,6 +37,7 @@ def register(commands: Any) -> None:
 
 def _open(args: argparse.Namespace) -> Any:
     from shared.digest.collect import MailContext
+    from shared.policy.deployed import deployed_policy
     from shared.settings import load_settings
     from shared.store.connection import StorageConfig
     from shared.store.queues import Queues
@@ -46,7 +47,8 @@ def _open(args: argparse.Namespace) -> Any:
     config = (StorageConfig.from_connection_string(args.connection_string) if args.connection_string
               else StorageConfig.from_env(os.environ))
     stores = open_stores(config, create=True)
-    return MailContext.open(stores, settings, queues=Queues(config.queue_service()))
+    return MailContext.open(stores, settings, queues=Queues(config.queue_service()),
+                            policy=deployed_policy(settings.policy_file))
 
 
 def _write(path: Path, digest: Any) -> list[Path]:
@@ -58,21 +60,18 @@ def _write(path: Path, digest: Any) -> list[Path]:
 async def _send(ctx: Any, week: str, now: datetime) -> int:
     from shared.digest.mail import GraphMailSender
     from shared.digest.scheduler import NotConfigured, send_digest
-    from shared.graph.client import GraphTransport, connect
+    from shared.graph.session import graph_transport
 
     if not ctx.settings.digest_sender or not ctx.settings.digest_recipients:
         sys.stderr.write("vcaudit: the digest needs VCAUDIT_DIGEST_SENDER and VCAUDIT_DIGEST_RECIPIENTS\n")
         return EXIT_BAD_INPUT
-    connection = connect(ctx.settings.graph_base_url)
-    try:
-        ctx.mailer = GraphMailSender.over(GraphTransport(connection.sender(), connection.base_url))
+    async with graph_transport(ctx.settings.graph_base_url) as transport:
+        ctx.mailer = GraphMailSender.over(transport)
         try:
             run = await send_digest(ctx, week, now, force=True)
         except NotConfigured as exc:
             sys.stderr.write(f"vcaudit: {exc}\n")
             return EXIT_BAD_INPUT
-    finally:
-        await connection.aclose()
     status = EXIT_OK
     for delivery in run.deliveries:
         sys.stdout.write(f"{delivery.role:<9} {delivery.address}: {delivery.status} {delivery.detail}\n")

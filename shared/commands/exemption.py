@@ -8,10 +8,10 @@ import sys
 from typing import Any
 
 from shared.admin import render
-from shared.admin.exemptions import SCOPES
 from shared.admin.validate import InvalidInput, day
 from shared.commands.adminargs import add_by_option, add_storage_options, now, open_from_args, register_handler, who
 from shared.commands.common import EXIT_OK
+from shared.records.exemptions import SCOPES
 
 
 def register(commands: Any) -> None:

@@ -11,10 +11,10 @@ from shared.admin import query as q
 from shared.admin import render
 from shared.admin.annotate import find_meeting
 from shared.admin.directory import load_directory, upn_resolver
-from shared.admin.exemptions import series_id_of
 from shared.admin.validate import limit as parse_limit
 from shared.commands.adminargs import add_storage_options, now, open_from_args, register_handler
 from shared.commands.common import EXIT_OK
+from shared.records.exemptions import series_id_of
 
 
 def _filters(parser: argparse.ArgumentParser, *, meetings: bool) -> None:

@@ -10,10 +10,10 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from shared.admin import records
 from shared.admin.validate import InvalidInput, pupil_id
 from shared.commands.adminargs import add_by_option, add_storage_options, now, open_from_args, register_handler, who
 from shared.commands.common import EXIT_BAD_INPUT, EXIT_OK
+from shared.records import retention as records
 
 
 def register(commands: Any) -> None:

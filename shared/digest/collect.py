@@ -22,7 +22,8 @@ from typing import Any
 from shared.digest.mail import MailSender
 from shared.digest.model import TREND_WEEKS, Digest, DigestInputs, HealthFacts, build_digest
 from shared.digest.store import FAILED, SENDING, UNCONFIRMED, AlertStore, DigestStore, open_mail_stores
-from shared.policy.policyfile import Policy, default_policy, load_policy
+from shared.policy.deployed import deployed_policy
+from shared.policy.policyfile import Policy
 from shared.settings import Settings
 from shared.store.keys import previous_weeks
 from shared.store.queues import QUEUES, Queues, poison
@@ -55,7 +56,7 @@ class MailContext:
              expect_subscriptions: bool = True) -> MailContext:
         digests, alerts = open_mail_stores(stores.table_service, stores.prefix)
         if policy is None:
-            policy = load_policy(settings.policy_file) if settings.policy_file else default_policy()
+            policy = deployed_policy(settings.policy_file)
         return cls(settings, stores, digests, alerts, policy, mailer, queues, expect_subscriptions)
 
 

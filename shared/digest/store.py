@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-DIGESTS = "Digests"
-ALERTS = "Alerts"
+from shared.store.tables import ALERTS, DIGESTS
+
 STALE_SENDING = timedelta(minutes=30)
 WEEK_ROW = "week"  # per-week facts: the health counters seen when the digest went out
 FINDING_PARTITION = "finding"

@@ -1,4 +1,9 @@
-"""The storage layout, built from one :class:`StorageConfig`."""
+"""The storage layout, built from one :class:`StorageConfig`: every table of the app is named here.
+
+- the pipeline's: findings, the meeting log, Graph subscriptions, state, pending evaluations, the event index;
+- the records' (``shared/records``): exemptions, the consent register and its log, the audit log;
+- the mail's (``shared/digest/store.py``): digests and alerts.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from shared.store.connection import StorageConfig
 from shared.store.evidence import CONTAINER, EvidenceStore
 from shared.store.findings import FindingStore
 from shared.store.meetings import MeetingLogStore
+from shared.store.pending import EventIndex, PendingEvaluations
 from shared.store.recorder import Recorder
 from shared.store.state import StateStore
 from shared.store.subscriptions import TableSubscriptionStore
@@ -18,7 +24,21 @@ FINDINGS = "Findings"
 MEETINGS = "MeetingLog"
 SUBSCRIPTIONS = "Subscriptions"
 STATE = "State"
-TABLES = (FINDINGS, MEETINGS, SUBSCRIPTIONS, STATE)
+PENDING = "Pending"
+EVENT_INDEX = "EventIndex"
+TABLES = (FINDINGS, MEETINGS, SUBSCRIPTIONS, STATE, PENDING, EVENT_INDEX)
+
+EXEMPTIONS = "Exemptions"
+CONSENT_REGISTER = "ConsentRegister"
+CONSENT_LOG = "ConsentLog"
+AUDIT = "AdminAudit"
+RECORD_TABLES = (EXEMPTIONS, CONSENT_REGISTER, CONSENT_LOG, AUDIT)
+
+DIGESTS = "Digests"
+ALERTS = "Alerts"
+MAIL_TABLES = (DIGESTS, ALERTS)
+
+ALL_TABLES = TABLES + RECORD_TABLES + MAIL_TABLES
 
 
 @dataclass(slots=True)
@@ -36,6 +56,32 @@ class Stores:
     @property
     def recorder(self) -> Recorder:
         return Recorder(self.findings, self.meetings, self.evidence)
+
+    @property
+    def pending(self) -> PendingEvaluations:
+        return PendingEvaluations(self.table_service.get_table_client(self.prefix + PENDING))
+
+    @property
+    def event_index(self) -> EventIndex:
+        return EventIndex(self.table_service.get_table_client(self.prefix + EVENT_INDEX))
+
+
+@dataclass(frozen=True, slots=True)
+class RecordTables:
+    """The tables of ``shared/records``: exemptions, the consent register and its log, the audit log."""
+
+    exemptions: Any
+    consent_register: Any
+    consent_log: Any
+    audit: Any
+
+
+def open_record_tables(table_service: Any, prefix: str = "", *, create: bool = True) -> RecordTables:
+    """The record tables of ``table_service`` (``Stores.table_service``); ``prefix`` as ``Stores.prefix``."""
+    if create:
+        for name in RECORD_TABLES:
+            table_service.create_table_if_not_exists(prefix + name)
+    return RecordTables(*(table_service.get_table_client(prefix + name) for name in RECORD_TABLES))
 
 
 def open_stores(config: StorageConfig, *, create: bool = True, prefix: str = "") -> Stores:

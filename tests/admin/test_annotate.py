@@ -12,8 +12,8 @@ import pytest
 from shared.admin import query as q
 from shared.admin.annotate import NotFound, add_note, annotate
 from shared.admin.context import Admin
-from shared.admin.exemptions import apply_exemptions, exemption_for, series_id_of
 from shared.admin.validate import InvalidInput
+from shared.records.exemptions import apply_exemptions, exemption_for, series_id_of
 from shared.store.keys import finding_id
 from tests.admin.conftest import AFTER_THE_WEEK, LONDON, WEEK, Week, all_findings
 

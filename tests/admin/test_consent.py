@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from shared.admin.consent import Columns, ImportRefused, plan_import
 from shared.admin.context import Admin
 from shared.admin.directory import Pupil
 from shared.admin.validate import InvalidInput
 from shared.graph.directory import ConsentSource
+from shared.records.consent import Columns, ImportRefused, plan_import
 from tests.admin.conftest import AFTER_THE_WEEK, LONDON
 
 NOW = AFTER_THE_WEEK

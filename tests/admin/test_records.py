@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.admin import records
-from shared.admin.audit import pupil_ref
 from shared.admin.context import Admin
 from shared.admin.validate import InvalidInput
+from shared.records import retention as records
+from shared.records.audit import pupil_ref
 from shared.store.keys import finding_id
 from tests.admin.conftest import AFTER_THE_WEEK, WEEK, Week, all_findings
 

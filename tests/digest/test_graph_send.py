@@ -11,7 +11,7 @@ import pytest
 
 from devtools.azurite import Azurite
 from devtools.graphsim import GraphSimulator, generate
-from functions.digest import digest_tick
+from functions.mail import digest_tick
 from shared import runtime as runtime_module
 from shared.graph.client import GraphTransport, connect
 from shared.runtime import Runtime

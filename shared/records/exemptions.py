@@ -19,8 +19,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.admin import validate
-from shared.admin.audit import AuditLog, pupil_ref
 from shared.admin.validate import InvalidInput
+from shared.records.audit import AuditLog, pupil_ref
 from shared.store.keys import finding_id
 
 SCOPES = ("series", "organiser", "pupil", "external")

@@ -1,4 +1,5 @@
-"""The queue workers and timers of the pipeline. Each parses its binding and calls ``shared.pipeline``.
+"""The pipeline's queue workers: notifications → scheduling, evaluations → evaluation, lifecycle → upkeep.
+Each parses its message and calls the runtime's pipeline (``shared.runtime.Pipeline``).
 
 Queue messages are base64 JSON written with the storage SDK (``shared/store/queues.py``; host.json
 ``messageEncoding``). A handler that raises leaves the message for the host to retry; after
@@ -49,30 +50,3 @@ def evaluation_worker(message: func.QueueMessage) -> None:
 def lifecycle_worker(message: func.QueueMessage) -> None:
     outcomes = runtime().pipeline.handle_lifecycle(_payload(message))
     log.info("lifecycle message %s: %s", message.id, outcomes)
-
-
-@bp.function_name("subscriptions_timer")
-@bp.timer_trigger(arg_name="timer", schedule="%VCAUDIT_SCHEDULE_SUBSCRIPTIONS%", run_on_startup=False)
-def subscriptions_timer(timer: func.TimerRequest) -> None:
-    report = runtime().pipeline.ensure_subscriptions()
-    log.info("subscriptions: %d created, %d renewed, %d recreated, %d deleted, %d failed", len(report.created),
-             len(report.renewed), len(report.recreated), len(report.deleted), len(report.failed))
-
-
-@bp.function_name("preflight_timer")
-@bp.timer_trigger(arg_name="timer", schedule="%VCAUDIT_SCHEDULE_PREFLIGHT%", run_on_startup=False)
-def preflight_timer(timer: func.TimerRequest) -> None:
-    log.info("preflight: %d meeting(s) re-checked", runtime().pipeline.preflight())
-
-
-@bp.function_name("reconcile_timer")
-@bp.timer_trigger(arg_name="timer", schedule="%VCAUDIT_SCHEDULE_RECONCILE%", run_on_startup=False)
-def reconcile_timer(timer: func.TimerRequest) -> None:
-    log.info("reconcile: %d evaluation(s) scheduled", runtime().pipeline.reconcile())
-
-
-@bp.function_name("retention_timer")
-@bp.timer_trigger(arg_name="timer", schedule="%VCAUDIT_SCHEDULE_RETENTION%", run_on_startup=False)
-def retention_timer(timer: func.TimerRequest) -> None:
-    report = runtime().pipeline.retention()
-    log.info("retention: %s", report)

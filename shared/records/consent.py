@@ -24,9 +24,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.admin import validate
-from shared.admin.audit import AuditLog, pupil_ref
 from shared.admin.directory import Pupil
 from shared.admin.validate import InvalidInput
+from shared.records.audit import AuditLog, pupil_ref
 
 POINTER_PARTITION = "active"
 POINTER_ROW = "pointer"

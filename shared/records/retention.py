@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 
 from shared.admin import validate
 from shared.admin.annotate import NotFound, find_meeting
-from shared.admin.audit import AuditLog, pupil_ref
-from shared.admin.consent import ConsentRegister
-from shared.admin.exemptions import ExemptionStore
 from shared.admin.query import finding_view, meeting_view, on_hold
 from shared.admin.validate import InvalidInput
+from shared.records.audit import AuditLog, pupil_ref
+from shared.records.consent import ConsentRegister
+from shared.records.exemptions import ExemptionStore
 from shared.store.keys import finding_id, week_of
 from shared.store.tables import Stores
 

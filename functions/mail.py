@@ -27,18 +27,15 @@ async def with_mail(app: Runtime, work: Callable[[Any], Awaitable[T]]) -> T:
     from shared.digest.collect import MailContext
     from shared.digest.mail import GraphMailSender
 
-    ctx = MailContext.open(app.stores, app.settings, queues=app.queues)
+    ctx = MailContext.open(app.stores, app.settings, queues=app.queues, policy=app.policy)
     if app.graph_transport is not None:
         ctx.mailer = GraphMailSender.over(app.graph_transport)
         return await work(ctx)
-    from shared.graph.client import GraphTransport, connect
+    from shared.graph.session import graph_transport
 
-    connection = connect(app.settings.graph_base_url)
-    try:
-        ctx.mailer = GraphMailSender.over(GraphTransport(connection.sender(), connection.base_url))
+    async with graph_transport(app.settings.graph_base_url) as transport:
+        ctx.mailer = GraphMailSender.over(transport)
         return await work(ctx)
-    finally:
-        await connection.aclose()
 
 
 async def digest_tick(now: datetime | None = None) -> Any:

@@ -1,0 +1,123 @@
+"""The timers' work and what Graph's lifecycle notifications ask for: keep the subscriptions alive, recover
+what notifications missed, re-check meetings about to start, and delete records past their retention.
+
+- lifecycle: reauthorize, recreate, and on ``missed`` a reconcile;
+- subscriptions: ensure and renew them;
+- reconcile: call records since a watermark and the organisers' calendars over this week and the next;
+- preflight: the options of meetings starting within the hour (options change without an event update);
+- retention: findings, meeting-log entries and evidence older than the retention period, except holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shared.evaluation import Evaluator
+from shared.graph.session import GraphSession
+from shared.graph.subscriptions import ReconcileReport
+from shared.ports import Runtime
+from shared.records.audit import AuditLog
+from shared.records.retention import PurgeReport, cutoff_week, purge_older_than
+from shared.routing import call_record, organised_event
+from shared.scheduling import Scheduler
+
+CALL_RECORD_OVERLAP = timedelta(minutes=150 + 240)  # Graph's latest delivery plus the longest lesson we expect
+
+
+class Upkeep:
+    def __init__(self, runtime: Runtime, session: GraphSession, scheduler: Scheduler, evaluator: Evaluator, *,
+                 audit: Callable[[], AuditLog], clock: Callable[[], float]) -> None:
+        self.runtime = runtime
+        self.session = session
+        self.scheduler = scheduler
+        self.evaluator = evaluator
+        self.clock = clock
+        self._audit = audit
+
+    def handle_lifecycle(self, payload: dict[str, Any]) -> list[str]:
+        outcomes: list[str] = []
+        graph = self.session.graph
+        facts = self.session.run(graph.gateway.directory.facts())
+        for item in payload.get("items", []):
+            done: str = self.session.run(graph.manager.on_lifecycle(str(item.get("subscriptionId")),
+                                                                    str(item.get("lifecycleEvent")), facts))
+            outcomes.append(done)
+            if done == "resync":
+                self.runtime.stores.state.add("missed-notifications", {"missed": 1})
+                self.reconcile()
+                self.runtime.stores.state.add("missed-notifications", {"recovered": 1})
+        return outcomes
+
+    def ensure_subscriptions(self) -> ReconcileReport:
+        graph = self.session.graph  # built outside the loop thread: coroutines must never block on it
+
+        async def run() -> ReconcileReport:
+            facts = await graph.gateway.directory.facts()
+            return await graph.manager.reconcile(facts)
+
+        report = self.session.run(run())
+        self.runtime.stores.state.stamp("subscriptions", Failed=len(report.failed))
+        return report
+
+    def reconcile(self) -> int:
+        """Recover what notifications missed: call records since the watermark (overlapping by the longest
+        call plus Graph's delay) and every monitored mailbox's calendar over the current and next week."""
+        now = datetime.fromtimestamp(self.clock(), tz=UTC)
+        state = self.runtime.stores.state
+        graph = self.session.graph
+        mark = (state.get("call-record-watermark") or {}).get("At")
+        since = (mark if isinstance(mark, datetime) else now - timedelta(days=7)) - CALL_RECORD_OVERLAP
+        scheduled = 0
+        for record in self.session.run(graph.calendar.call_records_since(since)):
+            if isinstance(record.get("id"), str):
+                scheduled += self.scheduler.schedule(call_record(record["id"]))
+
+        async def calendars() -> list[tuple[str, dict[str, Any]]]:
+            facts = await graph.gateway.directory.facts()
+            mailboxes = list(facts.staff) + (list(facts.pupils) if self.runtime.settings.monitor_pupil_mailboxes
+                                             else [])
+            start = (now - timedelta(days=now.weekday())).strftime("%Y-%m-%dT00:00:00Z")
+            end = (now + timedelta(days=14 - now.weekday())).strftime("%Y-%m-%dT00:00:00Z")
+            found: list[tuple[str, dict[str, Any]]] = []
+            for mailbox in mailboxes:
+                found.extend((mailbox, item) for item in await graph.calendar.organised_events(mailbox, start, end))
+            return found
+
+        for mailbox, event in self.session.run(calendars()):
+            scheduled += self.scheduler.schedule(organised_event(mailbox, event))
+        state.stamp("call-record-watermark", now)
+        state.stamp("reconcile", now, Scheduled=scheduled)
+        return scheduled
+
+    def preflight(self, horizon: timedelta = timedelta(hours=1)) -> int:
+        """Re-check the options of meetings starting within the hour: options change without an event update."""
+        now = datetime.fromtimestamp(self.clock(), tz=UTC)
+        graph = self.session.graph
+
+        async def soon() -> list[tuple[str, dict[str, Any]]]:
+            facts = await graph.gateway.directory.facts()
+            found: list[tuple[str, dict[str, Any]]] = []
+            for mailbox in facts.staff:
+                found.extend((mailbox, item)
+                             for item in await graph.calendar.online_meetings_starting(mailbox, now, now + horizon))
+            return found
+
+        checked = 0
+        for mailbox, event in self.session.run(soon()):
+            self.evaluator.evaluate({"kind": "event", "mailbox": mailbox, "eventId": event["id"]})
+            checked += 1
+        self.runtime.stores.state.stamp("preflight", now, Checked=checked)
+        return checked
+
+    def retention(self) -> PurgeReport:
+        """Delete findings, meeting-log entries and evidence older than the retention period, except holds."""
+        now = datetime.fromtimestamp(self.clock(), tz=UTC)
+        stores = self.runtime.stores
+        settings = self.runtime.settings
+        cutoff = cutoff_week(now, settings.retention_days, ZoneInfo(settings.time_zone))
+        report = purge_older_than(stores, cutoff, audit=self._audit(), now=now)
+        stores.state.stamp("retention", now, Cutoff=cutoff)
+        return report
