@@ -14,7 +14,7 @@
   reconcile (calendar changes and call records since a watermark), retention.
 
 Graph calls run on one event loop in a background thread per process, so the msgraph-sdk connection is built
-once and reused by every invocation (graph-facts.md §10: one connection belongs to one loop).
+once and reused by every invocation (docs/graph-facts.md §10: one connection belongs to one loop).
 """
 
 from __future__ import annotations
