@@ -1,5 +1,6 @@
 """msgraph-sdk against the simulator, and the conformance check: the simulator invents no property names and no
-enum values beyond msgraph-sdk's v1.0 models, except a short allow-list of what Graph really sends (docs/graph-facts.md §12)."""
+enum values beyond msgraph-sdk's v1.0 models, except a short allow-list of what Graph really sends
+(docs/graph-facts.md §12)."""
 
 from __future__ import annotations
 
