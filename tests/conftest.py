@@ -6,6 +6,7 @@ import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,8 +32,13 @@ SERVICES = (("devtools.azurite", "Azurite"), ("devtools.graphsim.server", "Graph
 _running: dict[str, pytest.Item | None] = {"item": None}
 
 
+# The simulator's own tests (its routes, its handshakes, the school weeks it generates) test the local service.
+SERVICE_TESTS = Path(__file__).resolve().parent / "graphsim"
+
+
 def uses_a_service(item: pytest.Item) -> bool:
-    return bool(SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+    return bool(SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ()))) or (
+        SERVICE_TESTS in Path(str(getattr(item, "path", ""))).parents)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from tests.conftest import SERVICE_FIXTURES, refuse_unmarked, uses_a_service
+
+HERE = Path(__file__).resolve().parent
 
 
 def test_every_collected_test_that_uses_a_service_is_marked(request: pytest.FixtureRequest) -> None:
@@ -23,10 +26,11 @@ def test_every_collected_test_that_uses_a_service_is_marked(request: pytest.Fixt
 
 
 class FakeItem:
-    def __init__(self, fixturenames: tuple[str, ...], marked: bool) -> None:
+    def __init__(self, fixturenames: tuple[str, ...], marked: bool, path: Path = HERE / "test_x.py") -> None:
         self.fixturenames = fixturenames
         self.nodeid = "tests/test_x.py::test_y"
         self.marked = marked
+        self.path = path
 
     def get_closest_marker(self, name: str) -> Any:
         return SimpleNamespace(name=name) if self.marked and name == "integration" else None
@@ -36,6 +40,8 @@ def test_a_fixture_that_starts_a_service_counts_through_its_closure() -> None:
     assert {"azurite", "sim"} <= SERVICE_FIXTURES
     assert uses_a_service(FakeItem(("tmp_path", "stores", "azurite"), marked=False))  # type: ignore[arg-type]
     assert not uses_a_service(FakeItem(("tmp_path", "policy_file"), marked=False))  # type: ignore[arg-type]
+    simulator_test = FakeItem(("school",), marked=False, path=HERE / "graphsim" / "test_generate.py")
+    assert uses_a_service(simulator_test)  # type: ignore[arg-type]
 
 
 def test_starting_a_service_without_the_marker_fails_the_test() -> None:
