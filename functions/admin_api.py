@@ -29,7 +29,7 @@ from shared.admin.directory import Pupil, graph_pupils
 from shared.admin.validate import InvalidInput, choice, day, limit
 from shared.runtime import Runtime, runtime
 
-bp = func.Blueprint()  # type: ignore[no-untyped-call]
+bp = func.Blueprint()
 log = logging.getLogger("vcaudit.admin")
 
 FINDING_PARAMS = frozenset({"week", "from", "to", "rule", "severity", "status", "organiser", "team", "subject",
