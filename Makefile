@@ -8,7 +8,7 @@ NODE_STAMP  := node_modules/.installed
 INFRA_VENV  := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: setup azurite test demo demo-evaluate digest-preview lint scenarios bench infra-check clean
+.PHONY: setup azurite test test-fast demo demo-evaluate digest-preview lint scenarios bench infra-check clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,11 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 test: setup azurite
 	$(BIN)/python -m pytest
+
+# The tests that need no local service (no Azurite, no Graph simulator): the rules, the evidence model, the
+# policy file, the CLI, the digest's content, the docs.
+test-fast: setup
+	$(BIN)/python -m pytest -m "not integration"
 
 # The whole pipeline on the local stack (Azurite, the Graph simulator, the local runner), ending in out/digest.html.
 demo: setup azurite

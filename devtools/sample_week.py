@@ -2,10 +2,10 @@
 
 `samples/elmgrove-week/` gets one bundle per meeting occurrence of Monday 16 to Friday 20 November 2026
 (`2026-11-16-0900-year5-maths.json` …), beside each its `NAME.expected.json` (the sorted `[rule, subject]`
-pairs that `rules.md` requires), and a README with one line per bundle saying why.
+pairs that `docs/rules.md` requires), and a README with one line per bundle saying why.
 
-The payloads imitate Microsoft Graph v1.0 as the gateway stores it (see `shared/evidence-bundle.md` and
-`graph-facts.md`): calendar events, onlineMeetings, call records with sessions, segments and media, attendance
+The payloads imitate Microsoft Graph v1.0 as the gateway stores it (see `docs/evidence-bundle.md` and
+`docs/graph-facts.md`): calendar events, onlineMeetings, call records with sessions, segments and media, attendance
 reports, recordings. Everything is derived from names and fixed times, so two runs write identical files.
 The expected findings are written by hand from the rule catalogue, never computed by the rule engine: the
 samples are an independent reading of the contract.
@@ -1912,10 +1912,10 @@ def readme(samples: Sequence[Sample]) -> str:
         "",
         "Sample evidence bundles for `vcaudit evaluate`, written by `python -m devtools.sample_week` (do not edit",
         "by hand: change the generator and run it again). Each `NAME.json` is one meeting occurrence;",
-        "`NAME.expected.json` is the sorted list of `[rule, subject]` pairs that `rules.md` requires for it",
+        "`NAME.expected.json` is the sorted list of `[rule, subject]` pairs that `docs/rules.md` requires for it",
         "(subject null for meeting-level rules). Evaluate the bundles only, not the expected files:",
-        "`vcaudit evaluate $(ls samples/elmgrove-week/*.json | grep -v expected) --format table`. The shared",
-        "checker compares them: `VC_BUNDLES=samples/elmgrove-week ../shared/tools/check-scenarios`.",
+        "`vcaudit evaluate $(ls samples/elmgrove-week/*.json | grep -v expected) --format table`. The tests compare",
+        "them (`tests/test_scenarios.py`).",
         "",
         f"Directory (the same in every bundle): tenant `{TENANT}`, {len(d['staff'])} staff (head teacher, four",
         "class teachers, SENCo, deputy head, business manager), a teaching assistant and a class iPad that are",

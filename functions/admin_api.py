@@ -29,7 +29,7 @@ from shared.admin.validate import InvalidInput, choice, day, limit
 from shared.records.consent import Columns, ImportRefused, plan_import
 from shared.runtime import Runtime, runtime
 
-bp = func.Blueprint()  # type: ignore[no-untyped-call]
+bp = func.Blueprint()
 log = logging.getLogger("vcaudit.admin")
 
 FINDING_PARAMS = frozenset({"week", "from", "to", "rule", "severity", "status", "organiser", "team", "subject",

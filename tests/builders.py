@@ -1,6 +1,7 @@
 """Builders for evidence bundles shaped exactly as Microsoft Graph v1.0 sends them.
 
-Written from the contract (``rules.md``, ``evidence-bundle.md``, ``graph-facts.md``), not from the engine.
+Written from the contract (``docs/rules.md``, ``docs/evidence-bundle.md``, ``docs/graph-facts.md``), not from
+the engine.
 Every bundle starts from a fully compliant lesson; a test changes one thing and looks at what fires.
 
 The school: Elmgrove Primary. Mrs Patel (staff) teaches Year 5 in the Year 5 class team; Mr Hughes (staff)

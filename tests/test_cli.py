@@ -1,4 +1,4 @@
-"""`vcaudit evaluate` as `evidence-bundle.md` specifies it, run as a real process."""
+"""`vcaudit evaluate` as `docs/evidence-bundle.md` specifies it, run as a real process."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Stdlib HTTP server (``ThreadingHTTPServer`` on 127.0.0.1, a free port); outgoing webhook calls (validation
 handshake, change and lifecycle notifications) with httpx. Routes, switches, fault injection and the request
-log are described in ``devtools/graphsim/README.md``; payload shapes follow ``shared/graph-facts.md``.
+log are described in ``devtools/graphsim/README.md``; payload shapes follow ``docs/graph-facts.md``.
 """
 
 from __future__ import annotations
@@ -1338,7 +1338,7 @@ class GraphSimulator:
         found = self.tenant.meeting(meeting_id)
         organizer_id = found[0] if found else ""
         if found and self.tenant.is_channel_meeting(found[1]) and not self.channel_recordings:
-            return []  # the getAll… resources do not cover channel meetings (graph-facts.md §5)
+            return []  # the getAll… resources do not cover channel meetings (docs/graph-facts.md §5)
         wanted = {
             f"communications/onlinemeetings/getall{kind}",
             f"users/{organizer_id}/onlinemeetings/getall{kind}".lower(),
@@ -1464,7 +1464,7 @@ def resource_rule(resource: str) -> ResourceRule | None:
 
 
 def max_expiry_minutes(resource: str, include_resource_data: bool = False) -> int | None:
-    """The longest expiry the simulator accepts for ``resource`` (graph-facts.md §7.8)."""
+    """The longest expiry the simulator accepts for ``resource`` (docs/graph-facts.md §7.8)."""
     rule = resource_rule(resource)
     if rule is None:
         return None

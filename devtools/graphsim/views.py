@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 JSON = dict[str, Any]
 
 # Evolvable enum members that sit after the `unknownFutureValue` sentinel in the v1.0 metadata: Graph sends
-# them only to callers that send `Prefer: include-unknown-enum-members` (graph-facts.md §1). A test checks
+# them only to callers that send `Prefer: include-unknown-enum-members` (docs/graph-facts.md §1). A test checks
 # this table against msgraph-sdk's enum classes.
 HIDDEN_LOBBY_SCOPES = frozenset({"invited", "organizationExcludingGuests"})
 HIDDEN_ROLES = frozenset({"producer", "coorganizer"})

@@ -5,7 +5,7 @@ may see is decided here, structurally: a copy for a recipient who does not see n
 is rendered from a view that holds no pupil's name, no meeting subject and no per-finding row at all, and
 carries no CSV.
 
-Graph's limits (graph-facts.md §9): a ``sendMail`` request is at most about 4 MB, base64's third included, and
+Graph's limits (docs/graph-facts.md §9): a ``sendMail`` request is at most about 4 MB, base64's third included, and
 an inline attachment must be under 3 MB. The HTML lists at most ``MAX_CONCERNS`` concerns and
 ``MAX_ISSUES`` setting issues; the CSV holds as many findings as fit, and the mail says when it holds fewer.
 """

@@ -1,4 +1,4 @@
-"""Who is who in one meeting occurrence, exactly as ``rules.md`` defines it.
+"""Who is who in one meeting occurrence, exactly as ``docs/rules.md`` defines it.
 
 Built once per bundle and read by every rule: the organiser, who was invited, who was present and when
 (presence intervals merged per person), whether the meeting is in scope, and which stages the evidence covers.

@@ -1,7 +1,7 @@
 """Microsoft Graph access: the gateway that gathers evidence bundles, and the subscription manager.
 
 Importing this package is cheap: it pulls in neither msgraph-sdk nor azure-identity (their import costs about
-half a second and tens of megabytes, graph-facts.md §10). The webhook path imports only what it needs from here
+half a second and tens of megabytes, docs/graph-facts.md §10). The webhook path imports only what it needs from here
 (``verify_client_state``, the error types); the queue workers import ``shared.graph.gateway`` and
 ``shared.graph.subscriptions``, and msgraph itself is imported on the first connection
 (``shared.graph.client.connect``).

@@ -15,13 +15,13 @@ Credentials, in order (``connect``):
 msgraph-sdk, kiota and azure-identity are imported inside ``connect`` only, never at module import.
 
 Why raw requests: the SDK's models drop properties they do not declare and turn unknown enum values into
-``None`` (graph-facts.md §12), and the evidence bundle must hold Graph's JSON as sent. So every request goes
+``None`` (docs/graph-facts.md §12), and the evidence bundle must hold Graph's JSON as sent. So every request goes
 through the SDK's request adapter (its auth provider and middleware) with ``ResponseHandlerOption(
 NativeResponseHandler())``, and the body is read as JSON. The SDK's own retry handler is switched off: the
 ``GraphTransport`` below retries 429/503/504 itself, honouring ``Retry-After`` within a bounded total wait,
 and raises ``GraphThrottled`` past it, so the queue worker can re-enqueue with Graph's delay.
 
-Pitfalls avoided (graph-facts.md §10–11): every request gets its own ``RequestInformation`` and so its own
+Pitfalls avoided (docs/graph-facts.md §10–11): every request gets its own ``RequestInformation`` and so its own
 headers (kiota-python#507); the caller owns the credential and ``GraphConnection.aclose`` closes it once
 (kiota-authentication-azure in this pin no longer closes it per token, kiota-python#528); one connection
 belongs to one event loop (``GraphConnection.loop``) — create it inside the loop that uses it and reuse it

@@ -27,7 +27,7 @@ refusal to list a channel meeting's recordings or transcripts is ``unsupported``
 budget raises ``GraphThrottled`` (``shared.graph.client``).
 
 Bundles hold Graph's JSON exactly as sent, minus ``@odata.context`` and paging links (``sessions@odata.nextLink``
-pages are merged in); see ``/work/shared/evidence-bundle.md``.
+pages are merged in); see ``docs/evidence-bundle.md``.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class GatheredOccurrence:
 
     - ``key``: the occurrence key (``shared.occurrence``); for an event with no Teams meeting (a Zoom link) the
       thread part is ``ical:<iCalUId>``.
-    - ``bundle``: the evidence bundle (evidence-bundle.md). Out of scope: ``{"directory": …}`` only.
+    - ``bundle``: the evidence bundle (``docs/evidence-bundle.md``). Out of scope: ``{"directory": …}`` only.
     - ``in_scope_hint``: what the gateway saw (a pupil invited or present, a class team's channel meeting, a
       pupil organiser). The engine decides scope; a False here means no evidence was kept.
     - ``scheduled_start`` / ``scheduled_end``: the event's window (UTC); for an unscheduled call, the call's.

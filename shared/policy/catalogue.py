@@ -1,7 +1,7 @@
 """The rule catalogue: every rule with its id, default severity, clauses and the check that implements it.
 
 The catalogue is data. The README's clause-coverage table, the digest's coverage section and the CLI all
-render from it; rule ids are a contract (``rules.md``) and never change.
+render from it; rule ids are a contract (``docs/rules.md``) and never change.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class RuleSpec:
 
 CATALOGUE: dict[str, RuleSpec] = {}
 
-# The order of ``rules.md``: tables, the README and the digest list rules in it.
+# The order of ``docs/rules.md``: tables, the README and the digest list rules in it.
 RULE_ORDER = (
     "organiser-not-staff", "organiser-not-school-account", "attendee-mic-allowed", "meeting-chat-enabled",
     "lobby-bypass-too-broad", "not-in-class-team-general", "attendees-can-present", "recording-allowed",
@@ -80,7 +80,7 @@ def rule(rule_id: str, severity: str, clauses: tuple[str, ...], title: str, *,
 
 
 def catalogue() -> dict[str, RuleSpec]:
-    """Every rule, in the order of ``rules.md``."""
+    """Every rule, in the order of ``docs/rules.md``."""
     if not _ORDERED:
         from shared.policy import rules  # noqa: F401  (registers the checks)
 

@@ -14,6 +14,8 @@ from devtools.graphsim import Tenant
 from tests.e2e.conftest import Stack, make_stack
 from tests.e2e.test_pipeline import expected_rows, notify, stored_rows, subscribe
 
+pytestmark = pytest.mark.integration  # each test starts its own Azurite
+
 
 @pytest.fixture
 def own_azurite() -> Iterator[Azurite]:

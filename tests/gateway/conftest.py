@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import threading
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -19,6 +16,9 @@ from devtools.graphsim import GraphSimulator, Tenant, generate
 from shared.graph.client import GraphConnection, GraphTransport, connect
 from shared.graph.directory import StaticConsent
 from shared.graph.gateway import GraphGateway
+from tests.webhook import Webhook, serve_webhook
+
+__all__ = ["Webhook"]
 
 T = TypeVar("T")
 WEEK_AFTER = datetime(2026, 3, 16, 12, tzinfo=UTC)  # "now" for the gateway: the generated week is over
@@ -125,52 +125,7 @@ def comparable(bundle: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------- webhook
 
 
-@dataclass
-class Webhook:
-    url: str = ""
-    validations: int = 0
-    # called at each validation handshake (from the server thread): lets a test look at the store then
-    on_validation: Callable[[], None] | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
 @pytest.fixture(scope="module")
 def webhook() -> Iterator[Webhook]:
-    hook = Webhook()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
-            query = parse_qs(urlsplit(self.path).query)
-            if "validationToken" in query:
-                with hook.lock:
-                    hook.validations += 1
-                if hook.on_validation is not None:
-                    hook.on_validation()
-                payload = query["validationToken"][0].encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-            else:
-                payload = b""
-                self.send_response(202)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    hook.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serve_webhook() as hook:
         yield hook
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -1,5 +1,6 @@
 """msgraph-sdk against the simulator, and the conformance check: the simulator invents no property names and no
-enum values beyond msgraph-sdk's v1.0 models, except a short allow-list of what Graph really sends (graph-facts §12)."""
+enum values beyond msgraph-sdk's v1.0 models, except a short allow-list of what Graph really sends
+(docs/graph-facts.md §12)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ from .conftest import Webhook
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
-# What Graph sends beyond msgraph-sdk's v1.0 models (graph-facts.md §12), as (where, JSON property); "where" is the
+# What Graph sends beyond msgraph-sdk's v1.0 models (docs/graph-facts.md §12), as (where, JSON property); "where" is the
 # attribute holding the object (its last path segment) or the model class name.
 ALLOWED_EXTRA = {
     # identity.user: meeting participants, organizer_v2 / participants_v2, a recording's meetingOrganizer

@@ -1,4 +1,4 @@
-"""organiser-not-staff and organiser-not-school-account (rules.md: the organiser is
+"""organiser-not-staff and organiser-not-school-account (docs/rules.md: the organiser is
 onlineMeeting participants.organizer, else the event organizer, else the call record's organizer_v2/organizer)."""
 
 from __future__ import annotations

@@ -1,3 +1,3 @@
-"""The rules of ``rules.md``, one small check each, grouped by what they look at."""
+"""The rules of ``docs/rules.md``, one small check each, grouped by what they look at."""
 
 from shared.policy.rules import content, coverage, organiser, people, settings  # noqa: F401
