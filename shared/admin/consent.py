@@ -106,9 +106,10 @@ def parse_timestamp(value: str, zone: ZoneInfo, date_order: str = "dmy") -> date
         raise ValueError("empty timestamp")
     try:
         parsed = datetime.fromisoformat(text)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
     except ValueError:
         pass
+    else:
+        return _in_range(parsed if parsed.tzinfo else parsed.replace(tzinfo=zone), value)
     tz: Any = zone
     m = _OFFSET.search(text)
     if m:
@@ -120,10 +121,24 @@ def parse_timestamp(value: str, zone: ZoneInfo, date_order: str = "dmy") -> date
     formats = _FORMATS_YMD + (_FORMATS_DMY if date_order == "dmy" else _FORMATS_MDY)
     for fmt in formats:
         try:
-            return datetime.strptime(text, fmt).replace(tzinfo=tz)
+            parsed = datetime.strptime(text, fmt).replace(tzinfo=tz)
         except ValueError:
             continue
+        return _in_range(parsed, value)
     raise ValueError(f"'{value.strip()[:40]}' is not a timestamp")
+
+
+def _in_range(moment: datetime, value: str) -> datetime:
+    """A form's answer from ``validate.EARLIEST`` to ``validate.LATEST`` (in UTC too), else a one-line error."""
+    try:
+        utc = moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not validate.EARLIEST <= utc.date() <= validate.LATEST \
+            or not validate.EARLIEST <= moment.date() <= validate.LATEST:
+        raise ValueError(f"'{value.strip()[:40]}' is out of range; expected a time from {validate.EARLIEST} to "
+                         f"{validate.LATEST}")
+    return moment
 
 
 def parse_answer(value: str) -> bool:
