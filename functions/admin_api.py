@@ -25,7 +25,7 @@ from functions.http import respond
 from shared.admin import query as q
 from shared.admin.annotate import NotFound, annotate
 from shared.admin.auth import ADMIN, READER, Principal, authorise
-from shared.admin.consent import Columns, ImportRefused, plan_import
+from shared.admin.consent import Columns, ImportRefused, RemovalsRefused, plan_import
 from shared.admin.context import Admin, open_admin
 from shared.admin.directory import Pupil, graph_pupils
 from shared.admin.validate import InvalidInput, choice, day, limit
@@ -38,7 +38,7 @@ FINDING_PARAMS = frozenset({"week", "from", "to", "rule", "severity", "status", 
                             "limit", "continuation"})
 MEETING_PARAMS = FINDING_PARAMS | {"title", "inScope"}
 CONSENT_PARAMS = frozenset({"timestampColumn", "pupilColumn", "parentColumn", "answerColumn", "dateOrder",
-                            "skipUnmatched"})
+                            "skipUnmatched", "confirmRemovals"})
 PATCH_KEYS = frozenset({"status", "comment", "until"})
 MAX_PATCH = 16_384
 MAX_CSV = 5_000_000
@@ -205,12 +205,17 @@ def _import_consent(req: func.HttpRequest, who: Principal) -> func.HttpResponse:
             raise InvalidInput(f"{name}Column: longer than 200 characters")
     order = choice("dateOrder", params.get("dateOrder"), ("dmy", "mdy")) or "dmy"
     skip = choice("skipUnmatched", params.get("skipUnmatched"), ("true", "false")) == "true"
+    confirm = choice("confirmRemovals", params.get("confirmRemovals"), ("true", "false")) == "true"
     app = runtime()
     admin = _admin(app)
     plan = plan_import(text, _directory(app), admin.zone, columns=columns, date_order=order)
     try:
         result = admin.consent.import_plan(plan, source="POST /api/consent", by=who.name,
-                                           now=datetime.now(tz=UTC), skip_unmatched=skip)
+                                           now=datetime.now(tz=UTC), skip_unmatched=skip, confirm_removals=confirm,
+                                           confirm_option="confirmRemovals=true")
+    except RemovalsRefused as refused:
+        return _json({"error": " ".join(str(refused).split()), "removed": refused.removed,
+                      "current": refused.current}, 409)
     except ImportRefused as refused:
         return _json({"error": str(refused), "problems": [{"line": p.line, "kind": p.kind, "message": p.message}
                                                          for p in refused.problems]}, 422)

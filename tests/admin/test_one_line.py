@@ -124,3 +124,19 @@ def test_consent_over_http_while_graph_throttles_is_a_quick_503(handlers: dict[s
                            body=csv_of(good_rows(3)).encode(), content_type="text/csv")
     assert time.monotonic() - started < 5
     assert (status, payload) == (503, {"error": "Graph is throttling (429); try again in 10 s"})
+
+
+def test_an_empty_consent_import_over_http_is_refused_until_confirmed(handlers: dict[str, Any],  # noqa: F811
+                                                                      app_runtime: Runtime) -> None:  # noqa: F811
+    params = {"pupilColumn": COLUMNS.pupil, "parentColumn": COLUMNS.parent, "answerColumn": COLUMNS.answer}
+    status, _ = call(handlers, "admin_consent", "POST", "consent", roles=(ADMIN,), params=params,
+                     body=csv_of(good_rows(20)).encode(), content_type="text/csv")
+    assert status == 200
+    status, payload = call(handlers, "admin_consent", "POST", "consent", roles=(ADMIN,), params=params,
+                           body=csv_of([]).encode(), content_type="text/csv")
+    assert (status, payload["removed"], payload["current"]) == (409, 20, 20)
+    assert payload["error"].endswith("confirm with confirmRemovals=true")
+    status, payload = call(handlers, "admin_consent", "POST", "consent", roles=(ADMIN,),
+                           params={**params, "confirmRemovals": "true"}, body=csv_of([]).encode(),
+                           content_type="text/csv")
+    assert (status, payload["consented"]) == (200, 0)
