@@ -8,6 +8,7 @@ from __future__ import annotations
 from devtools.graphsim import generate
 from devtools.graphsim.server import ChangeItem, Delivery, FaultRule, Faults, GraphSimulator, RequestRecord
 from devtools.graphsim.tenant import Tenant
+from devtools.graphsim.timeline import SimClock
 
 __all__ = [
     "ChangeItem",
@@ -16,6 +17,7 @@ __all__ = [
     "Faults",
     "GraphSimulator",
     "RequestRecord",
+    "SimClock",
     "Tenant",
     "generate",
 ]
