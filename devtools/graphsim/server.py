@@ -25,8 +25,8 @@ from urllib.parse import quote, unquote, unquote_plus, urlsplit
 import httpx
 
 from devtools.graphsim import calendar, timeline, views
-from devtools.graphsim.timeline import SimClock
 from devtools.graphsim.tenant import JSON, Tenant, graph_time, parse_time
+from devtools.graphsim.timeline import SimClock
 
 GRAPH_ROOT = "https://graph.microsoft.com/v1.0"
 HEADERS_OF_INTEREST = (
@@ -1134,7 +1134,7 @@ class GraphSimulator:
         self, params: dict[str, str], query: dict[str, str], headers: dict[str, str], body: bytes
     ) -> Response:
         flt = query.get("$filter", "")
-        conditions = []
+        conditions: list[tuple[str, str, datetime | str]] = []
         for clause in re.split(r"\s+and\s+", flt.strip(), flags=re.I) if flt.strip() else []:
             m = re.fullmatch(r"\s*startDateTime\s+(ge|gt|le|lt)\s+'?([0-9T:.\-+Z]+)'?\s*", clause, re.I)
             p = re.fullmatch(r"\s*participants_v2/any\(\s*(\w+)\s*:\s*\1/id\s+eq\s+'([^']+)'\s*\)\s*", clause, re.I)
@@ -1160,9 +1160,9 @@ class GraphSimulator:
                     except GraphError:
                         continue
                 ok = True
-                for kind, op, value in conditions:
-                    if kind == "time":
-                        ok = ok and ops[op](parse_time(record["startDateTime"]), value)  # type: ignore[arg-type]
+                for _kind, op, value in conditions:
+                    if isinstance(value, datetime):
+                        ok = ok and ops[op](parse_time(record["startDateTime"]), value)
                     else:
                         ids = {
                             ((p.get("identity") or {}).get("user") or {}).get("id")

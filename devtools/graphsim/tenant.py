@@ -251,7 +251,7 @@ class Tenant:
 
         def overlaps(event: JSON) -> bool:
             s, e = event_window(event)
-            return s < end and e > start or (s == e and start <= s < end)
+            return (s < end and e > start) or (s == e and start <= s < end)
 
         for event in events:
             key = self._original_key(event)

@@ -167,7 +167,7 @@ def expected_bundle(
                     unavailable.append({"kind": kind, "reason": f"400 {CHANNEL_RECORDINGS_ERROR}", "unsupported": True})
                     continue
                 wanted = set(occurrence.get(wanted_key, []))
-                bundle[kind] = [copy.deepcopy(x) for x in store.get(meeting_id, []) if x["id"] in wanted]
+                bundle[kind] = [copy.deepcopy(x) for x in store.get(str(meeting_id), []) if x["id"] in wanted]
     records = [tenant.call_records[rid] for rid in occurrence.get("callRecordIds", []) if rid in tenant.call_records]
     full = []
     for record in records:

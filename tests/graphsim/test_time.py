@@ -171,29 +171,43 @@ def test_an_event_stored_in_an_iana_zone_is_read_in_utc() -> None:
     ("recurrence", "expected"),
     [
         (
-            {"pattern": {"type": "daily", "interval": 2}, "range": {"type": "numbered", "startDate": "2026-03-02",
-                                                                     "numberOfOccurrences": 3}},
+            {
+                "pattern": {"type": "daily", "interval": 2},
+                "range": {"type": "numbered", "startDate": "2026-03-02", "numberOfOccurrences": 3},
+            },
             ["2026-03-02", "2026-03-04", "2026-03-06"],
         ),
         (
-            {"pattern": {"type": "weekly", "interval": 2, "daysOfWeek": ["tuesday", "thursday"],
-                         "firstDayOfWeek": "monday"},
-             "range": {"type": "endDate", "startDate": "2026-03-05", "endDate": "2026-03-31"}},
+            {
+                "pattern": {
+                    "type": "weekly",
+                    "interval": 2,
+                    "daysOfWeek": ["tuesday", "thursday"],
+                    "firstDayOfWeek": "monday",
+                },
+                "range": {"type": "endDate", "startDate": "2026-03-05", "endDate": "2026-03-31"},
+            },
             ["2026-03-05", "2026-03-17", "2026-03-19", "2026-03-31"],
         ),
         (
-            {"pattern": {"type": "absoluteMonthly", "interval": 1, "dayOfMonth": 31},
-             "range": {"type": "endDate", "startDate": "2026-01-01", "endDate": "2026-05-31"}},
+            {
+                "pattern": {"type": "absoluteMonthly", "interval": 1, "dayOfMonth": 31},
+                "range": {"type": "endDate", "startDate": "2026-01-01", "endDate": "2026-05-31"},
+            },
             ["2026-01-31", "2026-03-31", "2026-05-31"],
         ),
         (
-            {"pattern": {"type": "relativeMonthly", "interval": 1, "daysOfWeek": ["friday"], "index": "last"},
-             "range": {"type": "numbered", "startDate": "2026-01-01", "numberOfOccurrences": 3}},
+            {
+                "pattern": {"type": "relativeMonthly", "interval": 1, "daysOfWeek": ["friday"], "index": "last"},
+                "range": {"type": "numbered", "startDate": "2026-01-01", "numberOfOccurrences": 3},
+            },
             ["2026-01-30", "2026-02-27", "2026-03-27"],
         ),
         (
-            {"pattern": {"type": "relativeMonthly", "interval": 2, "daysOfWeek": ["monday"], "index": "second"},
-             "range": {"type": "noEnd", "startDate": "2026-01-01"}},
+            {
+                "pattern": {"type": "relativeMonthly", "interval": 2, "daysOfWeek": ["monday"], "index": "second"},
+                "range": {"type": "noEnd", "startDate": "2026-01-01"},
+            },
             ["2026-01-12", "2026-03-09", "2026-05-11"],
         ),
     ],
@@ -204,8 +218,12 @@ def test_recurrence_patterns_and_ranges(recurrence: dict, expected: list[str]) -
 
 def test_a_numbered_range_counts_from_the_series_start_not_the_window() -> None:
     master = series(MASTER, TEACHER, True)
-    master["recurrence"]["range"] = {"type": "numbered", "startDate": "2026-03-16", "numberOfOccurrences": 2,
-                                     "recurrenceTimeZone": "GMT Standard Time"}
+    master["recurrence"]["range"] = {
+        "type": "numbered",
+        "startDate": "2026-03-16",
+        "numberOfOccurrences": 2,
+        "recurrenceTimeZone": "GMT Standard Time",
+    }
     tenant = harbour()
     tenant.events[TEACHER] = [master]
     got = tenant.instances(TEACHER, parse_time("2026-03-20T00:00:00Z"), parse_time("2026-05-01T00:00:00Z"))
@@ -293,8 +311,13 @@ def test_a_cancelled_occurrence_vanishes_for_the_organiser_and_is_cancelled_for_
     tsim: GraphSimulator, client: httpx.Client
 ) -> None:
     tsim.tenant.timeline = [
-        {"at": "2026-03-25T08:00:00Z", "action": "cancelOccurrence", "mailbox": TEACHER,
-         "seriesMasterId": MASTER, "originalStart": "2026-03-30T08:00:00Z"}
+        {
+            "at": "2026-03-25T08:00:00Z",
+            "action": "cancelOccurrence",
+            "mailbox": TEACHER,
+            "seriesMasterId": MASTER,
+            "originalStart": "2026-03-30T08:00:00Z",
+        }
     ]
     _, teacher_link = delta(client, TEACHER)
     _, pupil_link = delta(client, PUPIL)
@@ -313,10 +336,15 @@ def test_a_pattern_change_moves_the_remaining_occurrences(tsim: GraphSimulator, 
     recurrence = copy.deepcopy(series(MASTER, TEACHER, True)["recurrence"])
     recurrence["pattern"]["daysOfWeek"] = ["wednesday"]
     tsim.tenant.timeline = [
-        {"at": "2026-03-17T08:00:00Z", "action": "changePattern", "mailbox": TEACHER, "seriesMasterId": MASTER,
-         "recurrence": recurrence,
-         "start": {"dateTime": "2026-03-18T09:00:00", "timeZone": "GMT Standard Time"},
-         "end": {"dateTime": "2026-03-18T09:50:00", "timeZone": "GMT Standard Time"}}
+        {
+            "at": "2026-03-17T08:00:00Z",
+            "action": "changePattern",
+            "mailbox": TEACHER,
+            "seriesMasterId": MASTER,
+            "recurrence": recurrence,
+            "start": {"dateTime": "2026-03-18T09:00:00", "timeZone": "GMT Standard Time"},
+            "end": {"dateTime": "2026-03-18T09:50:00", "timeZone": "GMT Standard Time"},
+        }
     ]
     before, link = delta(client, TEACHER)
     tsim.set_now(datetime(2026, 3, 17, 8, 0, tzinfo=UTC))
@@ -330,18 +358,44 @@ def test_artefacts_appear_at_their_delay_and_call_records_grow_on_update(
     tsim: GraphSimulator, client: httpx.Client, webhook: Webhook
 ) -> None:
     end = "2026-03-16T09:50:00Z"
-    record = {"id": "cr-1", "version": 1, "type": "groupCall", "startDateTime": "2026-03-16T09:00:00Z",
-              "endDateTime": end, "joinWebUrl": "https://teams.microsoft.com/l/meetup-join/series",
-              "sessions": [{"id": "s-1"}], "participants_v2": []}
+    record = {
+        "id": "cr-1",
+        "version": 1,
+        "type": "groupCall",
+        "startDateTime": "2026-03-16T09:00:00Z",
+        "endDateTime": end,
+        "joinWebUrl": "https://teams.microsoft.com/l/meetup-join/series",
+        "sessions": [{"id": "s-1"}],
+        "participants_v2": [],
+    }
     tsim.tenant.timeline = [
         {"at": end, "delayMinutes": 35, "action": "addCallRecord", "callRecord": record},
-        {"at": end, "delayMinutes": 95, "action": "updateCallRecord", "callRecordId": "cr-1",
-         "addSessions": [{"id": "s-2"}]},
-        {"at": end, "delayMinutes": 10, "action": "addAttendanceReport", "meetingId": MEETING,
-         "report": {"id": "rep-1", "meetingStartDateTime": "2026-03-16T09:00:00Z", "meetingEndDateTime": end,
-                    "totalParticipantCount": 2, "attendanceRecords": []}},
-        {"at": "2026-03-16T09:30:00Z", "action": "patchMeeting", "meetingId": MEETING,
-         "patch": {"lobbyBypassSettings": {"scope": "organizer"}}},
+        {
+            "at": end,
+            "delayMinutes": 95,
+            "action": "updateCallRecord",
+            "callRecordId": "cr-1",
+            "addSessions": [{"id": "s-2"}],
+        },
+        {
+            "at": end,
+            "delayMinutes": 10,
+            "action": "addAttendanceReport",
+            "meetingId": MEETING,
+            "report": {
+                "id": "rep-1",
+                "meetingStartDateTime": "2026-03-16T09:00:00Z",
+                "meetingEndDateTime": end,
+                "totalParticipantCount": 2,
+                "attendanceRecords": [],
+            },
+        },
+        {
+            "at": "2026-03-16T09:30:00Z",
+            "action": "patchMeeting",
+            "meetingId": MEETING,
+            "patch": {"lobbyBypassSettings": {"scope": "organizer"}},
+        },
     ]
     subscribe(client, webhook, "communications/callRecords")
     tsim.set_now(datetime(2026, 3, 16, 9, 40, tzinfo=UTC))
@@ -366,14 +420,21 @@ def test_artefacts_appear_at_their_delay_and_call_records_grow_on_update(
 def test_a_deleted_event_is_removed_for_the_organiser_and_cancelled_for_attendees(
     tsim: GraphSimulator, client: httpx.Client
 ) -> None:
-    single = {"id": "one", "iCalUId": "ICAL-ONE", "type": "singleInstance", "subject": "Catch-up", "isOrganizer": True,
-              "isCancelled": False,
-              "start": {"dateTime": "2026-03-18T14:00:00", "timeZone": "GMT Standard Time"},
-              "end": {"dateTime": "2026-03-18T14:30:00", "timeZone": "GMT Standard Time"}}
+    single = {
+        "id": "one",
+        "iCalUId": "ICAL-ONE",
+        "type": "singleInstance",
+        "subject": "Catch-up",
+        "isOrganizer": True,
+        "isCancelled": False,
+        "start": {"dateTime": "2026-03-18T14:00:00", "timeZone": "GMT Standard Time"},
+        "end": {"dateTime": "2026-03-18T14:30:00", "timeZone": "GMT Standard Time"},
+    }
     tsim.tenant.events[TEACHER].append(single)
     tsim.tenant.events[PUPIL].append({**single, "id": "one-pupil", "isOrganizer": False})
-    tsim.tenant.timeline = [{"at": "2026-03-18T14:40:00Z", "action": "deleteEvent", "mailbox": TEACHER,
-                             "eventId": "one"}]
+    tsim.tenant.timeline = [
+        {"at": "2026-03-18T14:40:00Z", "action": "deleteEvent", "mailbox": TEACHER, "eventId": "one"}
+    ]
     tsim.set_now(datetime(2026, 3, 18, 15, 0, tzinfo=UTC))
     assert client.get(f"/users/{TEACHER}/events/one").status_code == 404
     assert client.get(f"/users/{PUPIL}/events/one-pupil").json()["isCancelled"] is True
