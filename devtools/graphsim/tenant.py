@@ -388,12 +388,13 @@ class Tenant:
         *,
         lobby_sessions: bool = True,
         channel_recordings: bool = False,
-        channel_attendance: bool | str = "channel",
+        channel_attendance: bool | str = False,
     ) -> JSON:
         """The complete evidence bundle for one occurrence, as a gateway should assemble it from the simulator.
 
         Payloads are as served with ``Prefer: include-unknown-enum-members`` and without ``@odata.context``
-        annotations. Artefacts are filtered to the occurrence's window, as the gateway must.
+        annotations. ``channel_attendance`` defaults to ``False`` as in ``LEGACY_GATEWAY_SWITCHES`` (the rigs'
+        simulator); pass the simulator's own value otherwise. Artefacts are filtered to the occurrence's window, as the gateway must.
         """
         from devtools.graphsim import views  # local: views imports this module
 
