@@ -394,7 +394,8 @@ class Tenant:
 
         Payloads are as served with ``Prefer: include-unknown-enum-members`` and without ``@odata.context``
         annotations. ``channel_attendance`` defaults to ``False`` as in ``LEGACY_GATEWAY_SWITCHES`` (the rigs'
-        simulator); pass the simulator's own value otherwise. Artefacts are filtered to the occurrence's window, as the gateway must.
+        simulator); pass the simulator's own value otherwise. Artefacts are filtered to the occurrence's window,
+        as the gateway must.
         """
         from devtools.graphsim import views  # local: views imports this module
 
