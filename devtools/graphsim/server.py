@@ -276,6 +276,7 @@ class GraphSimulator:
         self._delta_snapshots: dict[str, dict[str, str]] = {}
         self._delta_pages: dict[str, list[JSON]] = {}
         self._pending: list[tuple[str, ...]] = []
+        timeline.validate(tenant.timeline)
         self.enforce_retention = enforce_retention
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.validation_timeout = validation_timeout

@@ -89,6 +89,40 @@ def _cancelled_subject(event: JSON) -> None:
         event["subject"] = "Canceled: " + subject
 
 
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "patchMeeting": ("meetingId", "patch"),
+    "upsertEvent": ("mailbox", "event"),
+    "deleteEvent": ("mailbox", "eventId"),
+    "moveOccurrence": ("mailbox", "seriesMasterId", "originalStart", "start", "end"),
+    "cancelOccurrence": ("mailbox", "seriesMasterId", "originalStart"),
+    "changePattern": ("mailbox", "seriesMasterId", "recurrence"),
+    "addCallRecord": ("callRecord",),
+    "updateCallRecord": ("callRecordId",),
+    "addAttendanceReport": ("meetingId", "report"),
+    "addRecording": ("meetingId", "recording"),
+    "addTranscript": ("meetingId", "transcript"),
+}
+
+
+def validate(steps: list[JSON]) -> None:
+    """Refuse a malformed timeline up front, naming the step, rather than failing mid-run."""
+    for index, step in enumerate(steps):
+        where = f"timeline step {index}"
+        if not isinstance(step, dict):
+            raise TimelineError(f"{where}: not an object")
+        action = step.get("action")
+        if action not in REQUIRED:
+            raise TimelineError(f"{where}: unknown action {action!r} (known: {', '.join(sorted(REQUIRED))})")
+        missing = [k for k in ("at", *REQUIRED[str(action)]) if k not in step]
+        if missing:
+            raise TimelineError(f"{where} ({action}): missing {', '.join(missing)}")
+        try:
+            parse_time(str(step["at"]))
+            float(step.get("delayMinutes") or 0)
+        except ValueError as exc:
+            raise TimelineError(f"{where} ({action}): bad 'at' or 'delayMinutes': {exc}") from exc
+
+
 def apply_step(tenant: Tenant, step: JSON, due: datetime) -> list[Notification]:
     """Apply one timeline step to ``tenant`` (caller holds ``tenant.lock``); return the notifications to send."""
     action = step.get("action")

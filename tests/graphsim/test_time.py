@@ -445,3 +445,16 @@ def test_the_clock_is_also_moved_by_a_test_hook_and_never_backwards(tsim: GraphS
     reply = httpx.post(root + "/_graphsim/now", json={"now": "2026-03-17T00:00:00Z"})
     assert reply.status_code == 200 and tsim.clock() == datetime(2026, 3, 17, tzinfo=UTC)
     assert httpx.post(root + "/_graphsim/now", json={"now": "2026-03-16T00:00:00Z"}).status_code == 400
+
+
+def test_a_malformed_timeline_is_refused_naming_the_step() -> None:
+    tenant = harbour()
+    tenant.timeline = [
+        {"at": "2026-03-16T10:00:00Z", "action": "addCallRecord", "callRecord": {"id": "x"}},
+        {"at": "2026-03-16T10:00:00Z", "action": "moveOccurrence", "mailbox": TEACHER},
+    ]
+    with pytest.raises(ValueError, match=r"timeline step 1 \(moveOccurrence\): missing seriesMasterId"):
+        GraphSimulator(tenant)
+    tenant.timeline = [{"at": "yesterday", "action": "addCallRecord", "callRecord": {}}]
+    with pytest.raises(ValueError, match="timeline step 0"):
+        GraphSimulator(tenant)
