@@ -96,8 +96,15 @@ def unapproved_platform(m: Meeting, params: Mapping[str, Any]) -> Iterable[Draft
     unapproved = list(params["unapproved_hosts"])
     links: list[dict[str, str]] = []
     seen: set[tuple[str, str]] = set()
+    domains = [domain.lower().lstrip(".") for domain in unapproved]
     for where, value in _texts(m):
-        text = _unwrap_safe_links(html.unescape(value))
+        text = html.unescape(value) if "&" in value else value
+        lowered = text.lower()
+        if "safelinks" in lowered:
+            text = _unwrap_safe_links(text)
+            lowered = text.lower()
+        if not any(domain in lowered for domain in domains):
+            continue  # a host of a listed platform contains its domain: no need to look for hosts at all
         for host in _HOST.findall(text):
             host = host.lower()
             if _matches(host, approved):
