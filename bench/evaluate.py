@@ -41,7 +41,7 @@ def _stream(direction: str, n: int) -> dict[str, Any]:
 def _endpoint(user: str, name: str) -> dict[str, Any]:
     return {"@odata.type": "#microsoft.graph.callRecords.participantEndpoint", "name": "ELMGROVE-DEVICE",
             "userAgent": {"@odata.type": "#microsoft.graph.callRecords.clientUserAgent", "platform": "windows",
-                          "productFamily": "teams", "headerValue": "Teams/24295.605.3225.8804"},
+                          "productFamily": "teams", "headerValue": "Teams/26048.1307.2669.7070"},
             "associatedIdentity": {"id": user, "displayName": name, "tenantId": TENANT,
                                    "userPrincipalName": f"{name.lower().replace(' ', '.')}@elmgrove.sch.uk"}}
 
