@@ -16,6 +16,7 @@ MODULES = (
     "consent_missing",
     "unapproved_platform",
     "unscheduled_call_with_pupil",
+    "outdated_teams_client",
     "one_to_one_with_pupil",
     "evidence_unavailable",
 )
