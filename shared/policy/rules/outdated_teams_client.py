@@ -9,6 +9,7 @@ people are reported as coverage, never as findings.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -30,6 +31,7 @@ COVERAGE_REASON = ("someone present used a client whose user agent does not date
                    "mobile apps, a room system)")
 
 
+@functools.lru_cache(maxsize=256)
 def build_date(agent: str | None) -> tuple[str, date] | None:
     """The Teams build in a user agent and the date its number encodes; ``None`` when it cannot be dated."""
     for build in _TOKEN.findall(agent or ""):
@@ -109,29 +111,36 @@ def outdated_teams_client(m: Meeting, params: Mapping[str, Any]) -> Iterable[Dra
         day = _lesson_date(record, path)
         for s, session in enumerate(objects(record, "sessions", path)):
             spath = f"{path}.sessions[{s}]"
-            for g, segment in enumerate(objects(session, "segments", spath)):
-                gpath = f"{spath}.segments[{g}]"
-                for end in ("caller", "callee"):
-                    endpoint = obj(segment, end, gpath)
-                    if not endpoint or odata_type(endpoint).endswith("serviceendpoint"):
-                        continue  # the conference service, not a person
-                    # the segment's endpoint names the person, or else the session's endpoint on the same side
-                    ident = identity_from_endpoint(endpoint, f"{gpath}.{end}") or identity_from_endpoint(
-                        obj(session, end, spath), f"{spath}.{end}")
+            segments = objects(session, "segments", spath)
+            for end in ("caller", "callee"):
+                endpoint = obj(session, end, spath)
+                if not endpoint or odata_type(endpoint).endswith("serviceendpoint"):
+                    continue  # the conference service, not a person
+                # the person on this side of the session (else as its first segment names them), and the
+                # agents their endpoint reported in each segment
+                ident = identity_from_endpoint(endpoint, f"{spath}.{end}")
+                agents: set[str] = set()
+                for g, segment in enumerate(segments):
+                    gpath = f"{spath}.segments[{g}].{end}"
+                    own = obj(segment, end, gpath)
                     if ident is None:
-                        continue
-                    person = m.person(ident)
-                    if person.role not in (Role.STAFF, Role.PUPIL):
-                        continue
-                    seen[person.key] = person
-                    agent = text(obj(endpoint, "userAgent", f"{gpath}.{end}"), "headerValue",
-                                 f"{gpath}.{end}.userAgent")
+                        ident = identity_from_endpoint(own, gpath)
+                    agent = text(obj(own, "userAgent", gpath), "headerValue", f"{gpath}.userAgent")
+                    if agent:
+                        agents.add(agent)
+                if ident is None:
+                    continue
+                person = m.person(ident)
+                if person.role not in (Role.STAFF, Role.PUPIL):
+                    continue
+                seen[person.key] = person
+                for agent in agents:
                     dated = build_date(agent)
-                    if dated is None or day is None or agent is None:
+                    if dated is None or day is None:
                         continue
                     build, built = dated
                     age = (day - built).days
-                    if person.key not in oldest or age > oldest[person.key][0]:
+                    if person.key not in oldest or (age, agent) > oldest[person.key][:2]:
                         oldest[person.key] = (age, agent, build, built, day)
     undated = sum(1 for key in seen if key not in oldest)
     if undated:
