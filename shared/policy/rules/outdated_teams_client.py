@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from shared.evidence.meeting import Meeting, Person, Role, identity_from_endpoint
-from shared.evidence.reader import obj, objects, odata_type, text
+from shared.evidence.meeting import Meeting, Person, Role
+from shared.evidence.reader import obj, objects, text
 from shared.evidence.times import TimeFormatError, parse_instant
 from shared.policy.catalogue import Coverage, Draft, Param, rule
 from shared.policy.rules import _example
@@ -106,42 +106,24 @@ def outdated_teams_client(m: Meeting, params: Mapping[str, Any]) -> Iterable[Dra
     limit = params["max_age_days"]
     oldest: dict[str, tuple[int, str, str, date, date]] = {}  # person -> (age, agent, build, built, lesson day)
     seen: dict[str, Person] = {}
-    for index, record in enumerate(m.bundle.call_records):
-        path = f"callRecords[{index}]" if index else "callRecord"
-        day = _lesson_date(record, path)
-        for s, session in enumerate(objects(record, "sessions", path)):
-            spath = f"{path}.sessions[{s}]"
-            segments = objects(session, "segments", spath)
-            for end in ("caller", "callee"):
-                endpoint = obj(session, end, spath)
-                if not endpoint or odata_type(endpoint).endswith("serviceendpoint"):
-                    continue  # the conference service, not a person
-                # the person on this side of the session (else as its first segment names them), and the
-                # agents their endpoint reported in each segment
-                ident = identity_from_endpoint(endpoint, f"{spath}.{end}")
-                agents: set[str] = set()
-                for g, segment in enumerate(segments):
-                    gpath = f"{spath}.segments[{g}].{end}"
-                    own = obj(segment, end, gpath)
-                    if ident is None:
-                        ident = identity_from_endpoint(own, gpath)
-                    agent = text(obj(own, "userAgent", gpath), "headerValue", f"{gpath}.userAgent")
-                    if agent:
-                        agents.add(agent)
-                if ident is None:
-                    continue
-                person = m.person(ident)
-                if person.role not in (Role.STAFF, Role.PUPIL):
-                    continue
-                seen[person.key] = person
-                for agent in agents:
-                    dated = build_date(agent)
-                    if dated is None or day is None:
-                        continue
-                    build, built = dated
-                    age = (day - built).days
-                    if person.key not in oldest or (age, agent) > oldest[person.key][:2]:
-                        oldest[person.key] = (age, agent, build, built, day)
+    days = [_lesson_date(record, f"callRecords[{i}]" if i else "callRecord")
+            for i, record in enumerate(m.bundle.call_records)]
+    for index, session, end, person in m.session_people:
+        if person.role not in (Role.STAFF, Role.PUPIL):
+            continue
+        seen[person.key] = person
+        day = days[index]
+        path = f"callRecords[{index}].sessions" if index else "callRecord.sessions"
+        for g, segment in enumerate(objects(session, "segments", path)):
+            gpath = f"{path}.segments[{g}].{end}"  # the person's own endpoint in the segment
+            agent = text(obj(obj(segment, end, gpath), "userAgent", gpath), "headerValue", f"{gpath}.userAgent")
+            dated = build_date(agent) if agent else None
+            if dated is None or day is None or agent is None:
+                continue
+            build, built = dated
+            age = (day - built).days
+            if person.key not in oldest or (age, agent) > oldest[person.key][:2]:
+                oldest[person.key] = (age, agent, build, built, day)
     undated = sum(1 for key in seen if key not in oldest)
     if undated:
         yield Coverage(COVERAGE_KIND, COVERAGE_REASON, undated)
