@@ -34,12 +34,12 @@ param applicationInsightsConnectionString string
 @description('vcaudit\'s own settings (VCAUDIT_*), written as app settings.')
 param appSettings object
 
-@description('The host function key Graph presents with each webhook delivery; also written as VCAUDIT_WEBHOOK_KEY so the subscription manager can put it in the notification URLs.')
+@description('The key Graph presents with each webhook delivery, written as VCAUDIT_WEBHOOK_KEY so the subscription manager puts it in the notification URLs; the postdeploy hook sets the host key graph-webhook to the same value.')
 @secure()
 param webhookKey string
 
-@description('Upper bound on instances the app scales out to. Keeps the queue worker within Graph\'s per-mailbox concurrency.')
-@minValue(1)
+@description('Upper bound on instances per function group (Flex Consumption); 40 is the lowest accepted in every region.')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int
 
@@ -103,10 +103,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     clientCertEnabled: false
     publicNetworkAccess: 'Enabled'
+    // No ftpsState (Flex Consumption refuses it: "FTPS not supported") and no http20Enabled:
+    // https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
-      http20Enabled: true
     }
     functionAppConfig: {
       deployment: {
@@ -163,14 +163,9 @@ resource functionAppSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   })
 }
 
-// The key Graph's subscriptions carry: a host key named for its purpose, so it can be rotated alone.
-resource graphWebhookKey 'Microsoft.Web/sites/host/functionKeys@2024-04-01' = {
-  name: '${functionApp.name}/default/graph-webhook'
-  properties: {
-    name: 'graph-webhook'
-    value: webhookKey
-  }
-}
+// The host key graph-webhook (the key Graph's subscriptions carry) is not a resource here: keys are kept by the
+// running Functions host, so a sites/host/functionKeys resource would race the app settings and the storage
+// role assignments taking effect. The postdeploy hook (infra/scripts/set_host_key.py) sets it once the app runs.
 
 // App Service Authentication: every route needs an Entra ID token for the school's app registration,
 // except the Graph webhooks (Graph cannot sign in; they check clientState and tenant instead) and the
@@ -207,7 +202,9 @@ resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
         enabled: true
         registration: {
           clientId: authClientId
-          openIdIssuer: 'https://sts.windows.net/${authTenantId}/v2.0'
+          // The current issuer form (v2.0 tokens: the app registration sets requestedAccessTokenVersion 2):
+          // https://learn.microsoft.com/azure/app-service/configure-authentication-provider-aad
+          openIdIssuer: '${environment().authentication.loginEndpoint}${authTenantId}/v2.0'
         }
         validation: {
           allowedAudiences: [
