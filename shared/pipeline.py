@@ -181,7 +181,14 @@ class Pipeline:
             return out
         requests = [Request("GET", f"/users/{m}/events/{quote(e, safe='')}?$select={IDENTIFY_SELECT}")
                     for m, e in live]
-        replies = self._loop.run(self.graph.transport.many(requests))
+        try:
+            replies = self._loop.run(self.graph.transport.many(requests))
+        except GraphThrottled:
+            # Graph keeps throttling (e.g. the mailbox's 4 concurrent requests): schedule each copy on its own
+            # rather than fail the delivery; its evaluation is re-enqueued with Graph's Retry-After if still throttled.
+            log.warning("Graph throttled while identifying events: each is scheduled on its own")
+            return out + [(f"event|{m.lower()}|{e}", {"kind": "event", "mailbox": m, "eventId": e}, True)
+                          for m, e in live]
         for (mailbox, event_id), reply in zip(live, replies, strict=True):
             message = {"kind": "event", "mailbox": mailbox, "eventId": event_id}
             if not reply.ok:
