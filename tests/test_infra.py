@@ -247,7 +247,8 @@ def host_key_resources(files: Mapping[Path, BicepFile]) -> list[str]:
 
 
 def decorator(node: Mapping[str, Any], kind: str) -> Any:
-    """The argument of a parameter's ``@kind(...)`` decorator (pycep: ``decorators`` list), or None."""
+    """The argument of a parameter's decorator (pycep: ``decorators`` list, snake_case: ``min_value`` for
+    ``@minValue``), True for one without argument (``secure``), or None when absent."""
     for entry in node.get("decorators") or []:
         if entry.get("type") == kind:
             return entry.get("argument", True)
@@ -259,6 +260,7 @@ def load_script(name: str) -> types.ModuleType:
     spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), SCRIPTS / name)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
     spec.loader.exec_module(module)
     return module
 
@@ -672,7 +674,7 @@ def test_an_ftps_state_on_a_flex_site_would_be_found(tmp_path: Path) -> None:
 def test_scale_out_default_is_accepted_in_every_region(infra: dict[Path, BicepFile]) -> None:
     for path in (INFRA / "main.bicep", INFRA / "modules" / "function-app.bicep"):
         spec = infra[path].section("parameters")["maximumInstanceCount"]
-        assert decorator(spec, "minValue") == FLEX_MIN_MAXIMUM_INSTANCES, path.name
+        assert decorator(spec, "min_value") == FLEX_MIN_MAXIMUM_INSTANCES, path.name
     assert infra[INFRA / "main.bicep"].section("parameters")["maximumInstanceCount"]["default"] >= 40
 
 
@@ -781,7 +783,7 @@ def test_renewing_subscriptions_uses_the_master_key_on_the_admin_route() -> None
 
 def test_webhook_key_has_no_generated_default(infra: dict[Path, BicepFile]) -> None:
     spec = infra[INFRA / "main.bicep"].section("parameters")["webhookKey"]
-    assert "default" not in spec, "a default such as newGuid() rotates the key on every azd provision"
+    assert spec.get("default") is None, "a default such as newGuid() rotates the key on every azd provision"
     assert decorator(spec, "secure") is not None
     parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
     assert parameters["webhookKey"] == {"value": "${VCAUDIT_WEBHOOK_KEY}"}

@@ -85,6 +85,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_17: Client certificates cannot be required: Microsoft Graph posts change notifications without one. Admin routes are protected by App Service Authentication (authsettingsV2) instead.
   // checkov:skip=CKV_AZURE_222: Public network access is required: Microsoft Graph delivers change notifications to the public webhook from addresses Microsoft does not fix.
   // checkov:skip=CKV_AZURE_212: numberOfWorkers does not apply to Flex Consumption; warm capacity is set by functionAppConfig.scaleAndConcurrency.alwaysReady.
+  // checkov:skip=CKV_AZURE_78: Flex Consumption has no FTP: it deploys from a blob container only, and refuses siteConfig.ftpsState (https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations).
+  // checkov:skip=CKV_AZURE_67: Flex Consumption does not offer the HTTP version setting (the portal hides HTTP 2.0 for Flex apps: https://github.com/Azure/azure-functions-ux/pull/7660); Graph's deliveries and the admin API need nothing beyond HTTPS with TLS 1.2.
+  // checkov:skip=CKV_AZURE_18: Same as CKV_AZURE_67: http20Enabled is not a Flex Consumption setting.
   // checkov:skip=CKV_AZURE_213: The platform health check would probe /api/health without its function key and mark healthy instances as failed; monitoring calls GET /api/health with the key instead.
   name: name
   location: location

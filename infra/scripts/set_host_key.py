@@ -66,15 +66,21 @@ def set_command(group: str, app: str) -> list[str]:
             "--key-type", "functionKeys", "--key-name", KEY_NAME, "--key-value"]
 
 
-def current_keys(runner: Runner, group: str, app: str) -> dict[str, object] | None:
+def list_keys(runner: Runner, group: str, app: str) -> tuple[dict[str, object] | None, str]:
+    """The app's keys, or None and why not (the host may still be starting)."""
     done = runner(["az", "functionapp", "keys", "list", "--resource-group", group, "--name", app, "--output", "json"])
     if done.returncode != 0:
-        return None
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        return None, f"keys cannot be listed yet: {lines[-1] if lines else f'az exited with {done.returncode}'}"
     try:
         keys = json.loads(done.stdout or "{}")
     except ValueError:
-        return None
-    return keys if isinstance(keys, dict) else None
+        return None, "az answered something that is not JSON"
+    return (keys, "") if isinstance(keys, dict) else (None, "az answered something that is not a key list")
+
+
+def current_keys(runner: Runner, group: str, app: str) -> dict[str, object] | None:
+    return list_keys(runner, group, app)[0]
 
 
 def set_host_key(runner: Runner, group: str, app: str, key: str,
@@ -83,7 +89,7 @@ def set_host_key(runner: Runner, group: str, app: str, key: str,
     delay = FIRST_DELAY
     detail = ""
     for attempt in range(attempts):
-        keys = current_keys(runner, group, app)
+        keys, why = list_keys(runner, group, app)
         if keys is not None:
             function_keys = keys.get("functionKeys") or {}
             if isinstance(function_keys, dict) and function_keys.get(KEY_NAME) == key:
@@ -94,7 +100,7 @@ def set_host_key(runner: Runner, group: str, app: str, key: str,
             lines = (done.stderr or done.stdout).strip().splitlines()
             detail = lines[-1] if lines else f"az exited with {done.returncode}"
         else:
-            detail = "the app's keys cannot be listed yet (the host is starting)"
+            detail = why
         if attempt < attempts - 1:
             print(f"  host key not set yet ({detail or 'no detail'}); retrying in {delay:.0f} s", flush=True)
             sleep(delay)
