@@ -230,7 +230,8 @@ def refused_site_properties(files: Mapping[Path, BicepFile]) -> list[str]:
             config = resource.get("config") or {}
             properties = config.get("properties")
             blocks: list[Any] = []
-            if resource["type"] in ("Microsoft.Web/sites", "Microsoft.Web/sites/slots") and isinstance(properties, dict):
+            is_site = resource["type"] in ("Microsoft.Web/sites", "Microsoft.Web/sites/slots")
+            if is_site and isinstance(properties, dict):
                 blocks = [properties, properties.get("siteConfig") or {}]
             elif resource["type"] == "Microsoft.Web/sites/config" and config.get("name") == "web":
                 blocks = [properties or {}]
@@ -242,8 +243,9 @@ def refused_site_properties(files: Mapping[Path, BicepFile]) -> list[str]:
 
 def host_key_resources(files: Mapping[Path, BicepFile]) -> list[str]:
     """Function keys created by the deployment: they go through the running host and race its settings."""
-    return [f"{file.path.name}:{name}" for file in files.values() for name, resource in file.section("resources").items()
-            if re.match(r"Microsoft\.Web/sites/(host/functionKeys|functions/keys)", resource["type"], re.IGNORECASE)]
+    key_type = re.compile(r"Microsoft\.Web/sites/(host/functionKeys|functions/keys)", re.IGNORECASE)
+    return [f"{file.path.name}:{name}" for file in files.values()
+            for name, resource in file.section("resources").items() if key_type.match(resource["type"])]
 
 
 def decorator(node: Mapping[str, Any], kind: str) -> Any:

@@ -129,7 +129,7 @@ def report(outcome: str, last: str) -> list[str]:
 NEXT_STEPS = [
     "Still to do once, by hand (README.md, Deploying vcaudit, steps 3 and 4):",
     "  pwsh ./infra/scripts/grant-mailbox-access.ps1 -MonitoredGroup <group> -SampleMonitoredMailbox <member>",
-    "  pwsh ./infra/scripts/grant-teams-access-policy.ps1 -WhatIf     # lists who would be covered; then without -WhatIf",
+    "  pwsh ./infra/scripts/grant-teams-access-policy.ps1 -WhatIf   # who would be covered; then without -WhatIf",
 ]
 
 

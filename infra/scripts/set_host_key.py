@@ -121,7 +121,7 @@ def renew_subscriptions(keys: dict[str, object] | None, base_url: str,
 def _post(url: str, headers: dict[str, str]) -> int:
     request = urllib.request.Request(url, data=b"{}", headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - https URL from azd outputs
+        with urllib.request.urlopen(request, timeout=30) as response:
             return int(response.status)
     except urllib.error.HTTPError as err:
         return int(err.code)

@@ -87,6 +87,6 @@ def granted_app_roles(settings: Settings, env: Mapping[str, str] | None = None,
         credential = ManagedIdentityCredential(client_id=client) if client else ManagedIdentityCredential()
     try:
         token = credential.get_token(f"{parts.scheme}://{parts.hostname}/.default").token
-    except Exception:  # noqa: BLE001 - no token: nothing to say about permissions, other checks still run
+    except Exception:  # no token: nothing to say about permissions; the other checks still run
         return None
     return roles_in_token(str(token))
