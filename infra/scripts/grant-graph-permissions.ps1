@@ -64,10 +64,10 @@ $catalogue = Get-Content -Raw (Join-Path $PSScriptRoot '..' 'graph-permissions.j
 $graphAppId = $catalogue.resourceAppId
 function Test-Wanted($entry) {
     if (-not ($entry.PSObject.Properties['optional'] -and $entry.optional)) { return $true }
-    $switch = $entry.grantedWhen
-    if ($switch.variable -eq 'GRANT_EDUROSTER_FALLBACK') { return $EduRosterFallback -eq 'true' }
-    $value = Get-AzdValue $switch.variable
-    if (-not $value) { return [bool]$switch.default }
+    $when = $entry.grantedWhen
+    if ($when.variable -eq 'GRANT_EDUROSTER_FALLBACK') { return $EduRosterFallback -eq 'true' }
+    $value = Get-AzdValue $when.variable
+    if (-not $value) { return [bool]$when.default }
     return "$value".ToLowerInvariant() -eq 'true'
 }
 $wanted = @($catalogue.applicationPermissions | Where-Object { Test-Wanted $_ } | ForEach-Object { $_.permission })
