@@ -12,7 +12,8 @@ from functions.digest import bp as digest
 from functions.graph_webhooks import bp as graph_webhooks
 from functions.health import bp as health
 from functions.pipeline import bp as pipeline
+from functions.web import bp as web
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (graph_webhooks, pipeline, digest, admin_api, health):
+for blueprint in (graph_webhooks, pipeline, digest, admin_api, health, web):
     app.register_functions(blueprint)

@@ -117,6 +117,9 @@ class LocalRunner:
                 self.send_response(response.status_code)
                 self.send_header("Content-Type", response.mimetype + (f"; charset={response.charset}"
                                                                       if response.charset else ""))
+                for name, value in response.headers.items():
+                    if name.lower() not in ("content-type", "content-length"):
+                        self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
