@@ -244,6 +244,11 @@ class ConsentGap:
     group: str
     kind: str  # "class team" or "group"
     pupils: tuple[str, ...]  # names: the DSL's copy only
+    count: int = 0  # pupils lacking consent, named or not
+
+    @property
+    def size(self) -> int:
+        return self.count or len(self.pupils)
 
 
 @dataclass(frozen=True, slots=True)
@@ -588,7 +593,9 @@ def _coverage(inputs: DigestInputs, meetings: Sequence[Mapping[str, Any]]) -> tu
         seen: set[tuple[str, str]] = set()
         for entry in entries if isinstance(entries, list) else []:
             if isinstance(entry, dict):
-                seen.add((kind_label(str(entry.get("kind", "?"))), str(entry.get("reason", ""))))
+                reason = str(entry.get("reason", ""))
+                seen.add((kind_label(str(entry.get("kind", "?"))), plain_reason(reason) if reason[:3].isdigit()
+                          else reason))
         for key in seen:
             gaps[key] += 1
         people = _json(row, "UnclassifiedAdults")
@@ -600,42 +607,47 @@ def _coverage(inputs: DigestInputs, meetings: Sequence[Mapping[str, Any]]) -> tu
     limitations = [CoverageGap(what, reason, count) for (what, reason), count in
                    sorted(gaps.items(), key=lambda kv: (-kv[1], kv[0]))]
     unclassified = sorted(((name, len(occ)) for name, occ in adults.values()), key=lambda x: (-x[1], x[0]))
-    return limitations, unclassified, _consent_gaps(inputs.directory)
+    named = {str(r.get("Subject")): str(r.get("SubjectName")) for rows in inputs.findings.values() for r in rows
+             if r.get("Subject") and r.get("SubjectName")}
+    return limitations, unclassified, _consent_gaps(inputs.directory, named)
 
 
-def _consent_gaps(directory: Mapping[str, Any] | None) -> list[ConsentGap]:
+def _consent_gaps(directory: Mapping[str, Any] | None, named: Mapping[str, str] | None = None) -> list[ConsentGap]:
+    """Class teams and groups with pupils lacking recorded consent, by name: the directory's, else the name a
+    finding gave the same pupil (``named``); a pupil with neither is counted, never shown by id."""
     if not directory:
         return []
     pupils = {str(p) for p in directory.get("pupils") or []}
     consent = {str(p) for p in directory.get("consent") or []}
     users = directory.get("users") or {}
 
-    def names(members: Iterable[Any]) -> tuple[str, ...]:
+    def names(members: Iterable[Any]) -> tuple[tuple[str, ...], int]:
         """Names, never ids: pupils the directory gives no name for are counted instead."""
         lacking = {str(m) for m in members if str(m) in pupils - consent}
-        named: set[str] = set()
+        shown_names: set[str] = set()
         unnamed = 0
         for uid in lacking:
             user = users.get(uid) if isinstance(users, dict) else None
             shown = str(user.get("displayName") or "") if isinstance(user, dict) else ""
+            shown = shown or (named or {}).get(uid, "")
             if shown:
-                named.add(shown)
+                shown_names.add(shown)
             else:
                 unnamed += 1
         extra = (plural(unnamed, "pupil") + " the directory gives no name for",) if unnamed else ()
-        return (*sorted(named), *extra)
+        return (*sorted(shown_names), *extra), len(lacking)
 
     out: list[ConsentGap] = []
     for team in directory.get("classTeams") or []:
         if isinstance(team, dict):
-            lacking = names(team.get("members") or [])
+            lacking, count = names(team.get("members") or [])
             if lacking:
-                out.append(ConsentGap(str(team.get("displayName") or "a class team"), "class team", lacking))
+                out.append(ConsentGap(str(team.get("displayName") or "a class team"), "class team", lacking, count))
     groups = directory.get("groups") or {}
     for address, members in sorted(groups.items()) if isinstance(groups, dict) else []:
-        lacking = names(members or [])
+        lacking, count = names(members or [])
         if lacking:
-            out.append(ConsentGap(str(address), "group", lacking))
+            out.append(ConsentGap(str(address), "group", lacking, count))
     return out
 
 

@@ -132,7 +132,7 @@ def context(digest: Digest, *, full: bool, csv_note: str = "") -> dict[str, Any]
         "concerns_by_rule": _rule_counts(digest.concerns), "carried_by_rule": _rule_counts(digest.carried),
         "annotated_by_status": Counter(v.status_label for v in digest.annotated).most_common(),
         "unclassified_count": len(digest.unclassified),
-        "consent_counts": [(g.group, g.kind, len(g.pupils)) for g in digest.consent_gaps],
+        "consent_counts": [(g.group, g.kind, g.size) for g in digest.consent_gaps],
         "staff_count": sum(1 for g in digest.staff if g.is_staff),
     }
     if full:

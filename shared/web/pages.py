@@ -265,7 +265,7 @@ def this_week(page: Page, rest: list[str]) -> Response:
                            concerns_by_rule=Counter(v.title for v in digest.concerns).most_common(),
                            carried_count=len(digest.carried),
                            issues_by_rule=[(r.title, r.count) for r in digest.by_rule if r.severity != "high"],
-                           consent_counts=[(g.group, len(g.pupils)) for g in digest.consent_gaps])
+                           consent_counts=[(g.group, g.size) for g in digest.consent_gaps])
     return page.render("week.html.j2", d=digest, nav="week", cards=digest.concern_cards, teachers=digest.teachers,
                        done=DONE.get(page.req.query.get("done", ""), ""))
 
@@ -388,7 +388,7 @@ def consent(page: Page, rest: list[str], *, report: Any = None, problems: list[s
             status: int = 200) -> Response:
     desk = page.desk
     digest = desk.digest(desk.latest_week(page.now), page.now)
-    gaps = [(g.group, g.pupils if page.who.sees_names else (), len(g.pupils)) for g in digest.consent_gaps]
+    gaps = [(g.group, g.pupils if page.who.sees_names else (), g.size) for g in digest.consent_gaps]
     return page.render("consent.html.j2", status=status, nav="consent", gaps=gaps, report=report,
                        problems=problems or [], done=DONE.get(page.req.query.get("done", ""), ""))
 

@@ -164,7 +164,10 @@ def test_consent_gaps_name_pupils_and_never_show_an_id() -> None:
     directory = {"pupils": [known, unknown], "consent": [], "users": {known: {"displayName": "Ada Lovelace"}},
                  "classTeams": [{"displayName": "Year 3", "members": [known, unknown]}]}
     assert _consent_gaps(directory) == [ConsentGap("Year 3", "class team", (
-        "Ada Lovelace", "1 pupil the directory gives no name for"))]
+        "Ada Lovelace", "1 pupil the directory gives no name for"), 2)]
+    # a pupil the directory does not name but a finding did is named as the finding named them
+    assert _consent_gaps(directory, {unknown: "Grace Hopper"}) == [ConsentGap("Year 3", "class team", (
+        "Ada Lovelace", "Grace Hopper"), 2)]
 
 
 @pytest.mark.integration

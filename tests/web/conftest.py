@@ -11,7 +11,7 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,6 +53,7 @@ def stack(azurite: Azurite, app_functions: dict[str, Any]) -> Iterator[Stack]:
     runtime_module.use(app)
     runner = LocalRunner(app_functions.values(), app.queues)
     base = runner.start_http()
+    app.settings = replace(app.settings, web_base_url=base + "/api/desk")  # the digest's links
     try:
         yield Stack(base + "/api/desk", app, runner, clock)
     finally:

@@ -16,6 +16,7 @@ from devtools.browser import browser, unavailable
 from shared.admin.context import open_admin
 from shared.digest.collect import MailContext, collect
 from shared.digest.render import render_digest
+from tests.admin.test_consent import csv_of, good_rows
 from tests.digest.test_content import pupil_names
 
 from .conftest import NOW, WEEK, Stack, fetch
@@ -240,3 +241,47 @@ def test_screenshots_for_the_readme(chromium: Any, stack: Stack, tmp_path: Path)
     mail.screenshot(path=str(DOCS / "digest.png"), full_page=True)
     for name in ("desk-week.png", "desk-concern.png", "desk-phone.png", "digest.png"):
         assert (DOCS / name).stat().st_size > 20_000
+
+
+def test_the_consent_import_is_all_or_nothing(chromium: Any, stack: Stack) -> None:
+    admin = signed_in(chromium, stack, "admin")
+    admin.goto(f"{stack.url}/consent")
+    register = open_admin(stack.runtime.stores, stack.runtime.settings.zone).consent
+    before = register.active_version()
+    rows = good_rows(12)
+    rows[4] = "03/09/2026 08:04:00,Nobody Known,Ms X,Yes"  # line 6: no such pupil
+    rows[7] = "31/02/2026 08:07:00,p007@elmgrove.sch.uk,Parent,Yes"  # line 9: no such date
+    admin.set_input_files("#file", files=[{"name": "consent.csv", "mimeType": "text/csv",
+                                           "buffer": csv_of(rows).encode()}])
+    admin.click("form button[type=submit]")
+    problems = admin.locator(".problem").inner_text()
+    assert "Nothing was imported" in problems and "line 6:" in problems and "line 9:" in problems
+    assert register.active_version() == before
+    admin.set_input_files("#file", files=[{"name": "consent.csv", "mimeType": "text/csv",
+                                           "buffer": csv_of(good_rows(12)).encode()}])
+    admin.click("form button[type=submit]")
+    assert "Imported. 12 rows" in admin.locator(".done").inner_text()
+    assert register.active_version() not in (None, before)
+    entries = open_admin(stack.runtime.stores, stack.runtime.settings.zone).audit.entries(action="consent-import")
+    assert entries and entries[-1].by == "Local Admin"
+
+
+def test_accepted_risk_needs_a_date_and_a_hold_is_audited(chromium: Any, stack: Stack) -> None:
+    page = signed_in(chromium, stack, "dsl")
+    page.locator("article", has_text="Year 6 SATs revision").locator("a.finding-link").first.click()
+    finding_id = page.url.rsplit("/", 1)[1].split("?")[0]
+    page.check("#action-accepted-risk")
+    page.fill("#note", "Recorded for a pupil who was absent; parents agreed")
+    page.click("form button[type=submit]")
+    assert "until: give the date" in page.locator(".problem").inner_text()
+    assert page.locator("#note").input_value() == "Recorded for a pupil who was absent; parents agreed"
+    page.fill("#until", "2026-12-18")
+    page.click("form button[type=submit]")
+    assert page.locator(".done").inner_text() == "Recorded."
+    assert "accepted risk until 2026-12-18" in page.locator("table.history").first.inner_text()
+    page.check("#action-hold")
+    page.fill("#note", "Child-protection referral made")
+    page.click("form button[type=submit]")
+    assert "on hold" in page.locator(".state").inner_text()
+    assert "hold: Child-protection referral made" in page.locator("table.audit").inner_text()
+    assert finding_row(stack, finding_id).get("Hold")
