@@ -101,3 +101,14 @@ def test_the_timeline_marks_screen_shares_and_recordings_and_escapes_names() -> 
 
 def test_a_broken_bundle_has_no_picture() -> None:
     assert build({"not": "a bundle"}) is None
+
+
+def test_serving_without_the_demos_data_says_what_to_run(tmp_path: Path) -> None:
+    from devtools.serve import start
+
+    try:
+        start(tmp_path / "nothing-here")
+    except FileNotFoundError as exc:
+        assert "run `make demo` first" in str(exc) and "\n" not in str(exc)
+    else:
+        raise AssertionError("started without the demo's data")
