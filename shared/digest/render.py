@@ -190,9 +190,11 @@ def _csv_note(rows: int, total: int) -> str:
 # ---------------------------------------------------------------------------------------------------- alerts
 
 
-def render_alert(views: Sequence[FindingView], *, school: str = "", digest_day: str = "Monday") -> Mail:
+def render_alert(views: Sequence[FindingView], *, school: str = "", digest_day: str = "Monday",
+                 links: str = "") -> Mail:
+    """A same-day alert; with ``links`` (the desk's base URL) each concern links to its page there."""
     env = environment()
-    ctx = {"views": list(views), "school": school, "digest_day": digest_day}
+    ctx = {"views": list(views), "school": school, "digest_day": digest_day, "links": links}
     if len(views) == 1:
         v = views[0]
         subject = f"Safeguarding concern: {v.title} – {v.meeting}, {v.when}"

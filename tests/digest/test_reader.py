@@ -183,3 +183,14 @@ def test_the_first_concern_is_on_the_first_screen_and_the_mail_half_as_long(week
           f"(before: {BEFORE_HEIGHT})")
     assert top < FIRST_SCREEN
     assert height <= BEFORE_HEIGHT / 2
+
+
+def test_a_same_day_alert_links_to_the_desk_instead_of_showing_an_id(week_digest) -> None:  # type: ignore[no-untyped-def]
+    from shared.digest.render import render_alert
+
+    view = week_digest.concerns[0]
+    mail = render_alert([view], school="Elmgrove Primary School", links=DESK)
+    assert f'href="{DESK}/concerns/{view.id}"' in mail.html and f"{DESK}/concerns/{view.id}" in mail.text
+    assert not HEX_ID.search(visible(mail.html)) and view.clauses[0].text in mail.html
+    bare = render_alert([view])
+    assert "/concerns/" not in bare.html and view.id not in bare.text
