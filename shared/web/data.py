@@ -6,9 +6,8 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -248,16 +247,3 @@ def directory_pupils(app: Any) -> list[Pupil]:
             await connection.aclose()
 
     return asyncio.run(read())
-
-
-def weeks_back(week: str, count: int) -> list[str]:
-    return previous_weeks(week, count)
-
-
-def days(start: datetime, count: int) -> Iterator[date]:
-    for i in range(count):
-        yield (start + timedelta(days=i)).date()
-
-
-def first(items: Iterable[Any]) -> Any:
-    return next(iter(items), None)
