@@ -8,12 +8,23 @@ NODE_STAMP  := node_modules/.installed
 INFRA_VENV  := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: setup azurite test test-fast demo demo-evaluate digest-preview lint scenarios bench infra-check clean
+.PHONY: setup azurite chromium test test-fast demo serve demo-evaluate digest-preview lint scenarios bench infra-check clean
+
+# Playwright drives Debian's Chromium (/usr/bin/chromium); it never downloads a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+CHROMIUM := /usr/bin/chromium
 
 setup: $(STAMP)
 
 # Azurite, the Azure Storage emulator, pinned in package-lock.json (tests and the demo start and stop it).
 azurite: $(NODE_STAMP)
+
+# Debian's Chromium for the browser tests, the screenshots and the digest's layout figures, where missing (as
+# root, or through sudo). Where it cannot be installed the browser tests skip and say why.
+chromium:
+	@test -x $(CHROMIUM) || { SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "Chromium could not be installed: the browser tests will be skipped"
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -26,7 +37,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
-test: setup azurite
+test: setup azurite chromium
 	$(BIN)/python -m pytest
 
 # The tests that need no local service (no Azurite, no Graph simulator): the rules, the evidence model, the
@@ -37,6 +48,10 @@ test-fast: setup
 # The whole pipeline on the local stack (Azurite, the Graph simulator, the local runner), ending in out/digest.html.
 demo: setup azurite
 	$(BIN)/python -m devtools.demo
+
+# The DSL's desk on the demo's data (.local/demo/, left by make demo), on loopback; prints its address.
+serve: setup azurite
+	$(BIN)/python -m devtools.serve
 
 # The rule engine alone on the project's sample week of evidence bundles.
 demo-evaluate: setup
@@ -56,7 +71,7 @@ bench: setup azurite
 	$(BIN)/python bench/digest.py
 
 # The demo week's digest rendered to out/digest.html (and out/digest.png where Chromium is installed).
-digest-preview: setup azurite
+digest-preview: setup azurite chromium
 	$(BIN)/python -m devtools.digest_preview
 
 # Infrastructure checks (heavy tools, in their own venv): every Bicep file parses, and checkov passes.
@@ -71,4 +86,4 @@ $(INFRA_STAMP): requirements-infra.txt
 	@touch $(INFRA_STAMP)
 
 clean:
-	rm -rf $(VENV) $(INFRA_VENV) node_modules out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(INFRA_VENV) node_modules out .local .pytest_cache .mypy_cache .ruff_cache

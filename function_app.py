@@ -13,7 +13,8 @@ from functions.health import bp as health
 from functions.mail import bp as mail
 from functions.queue_workers import bp as queue_workers
 from functions.timers import bp as timers
+from functions.web import bp as web
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (graph_webhooks, queue_workers, timers, mail, admin_api, health):
+for blueprint in (graph_webhooks, queue_workers, timers, mail, admin_api, health, web):
     app.register_functions(blueprint)

@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 WEEK_START = date(2026, 3, 9)  # the simulated week, Monday 9 to Friday 13 March 2026
 AFTER_WEEK = datetime(2026, 3, 16, 7, 5, tzinfo=UTC)  # Monday 07:05: when the digest goes out
 SEVERITY_ORDER = ("high", "medium", "low", "advisory")
+DATA = ROOT / ".local" / "demo"  # the demo's Azurite data and settings (ignored by git), opened by make serve
+SERVE_PORT = 7071  # make serve's address, which the demo's digest links to
+SERVE_URL = f"http://127.0.0.1:{SERVE_PORT}/api/desk"
 
 
 def bar(done: int, total: int, width: int = 28) -> str:
@@ -59,8 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     pupils = group_ids(tenant, "All Pupils")
     say(f"  school: {len(tenant.users)} accounts, {len(tenant.teams)} class teams, "
         f"{len(tenant.occurrences)} meetings in the week of {WEEK_START:%d %B %Y}")
+    import json
+    import shutil
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(DATA / "azurite", ignore_errors=True)  # a fresh week each time; kept afterwards for make serve
     try:
-        azurite = Azurite().start()
+        azurite = Azurite(DATA / "azurite").start()
     except AzuriteNotInstalled as exc:
         say(f"vcaudit demo: {exc}")
         return 2
@@ -68,19 +76,23 @@ def main(argv: list[str] | None = None) -> int:
     sim.start()
     functions = function_app.app.get_functions()
     try:
-        settings = load_settings({
+        env = {
             "VCAUDIT_TENANT_ID": tenant.tenant_id, "VCAUDIT_STAFF_GROUP_IDS": staff,
             "VCAUDIT_PUPIL_GROUP_IDS": pupils, "VCAUDIT_CLASS_TEAM_IDS": ",".join(tenant.teams),
-            "VCAUDIT_GRAPH_BASE_URL": sim.base_url, "VCAUDIT_MONITOR_PUPIL_MAILBOXES": "false",
-            "VCAUDIT_DIGEST_SENDER": "vcaudit@elmgrove.sch.uk",
+            "VCAUDIT_MONITOR_PUPIL_MAILBOXES": "false", "VCAUDIT_DIGEST_SENDER": "vcaudit@elmgrove.sch.uk",
             "VCAUDIT_DIGEST_RECIPIENTS": "dsl:dsl@elmgrove.sch.uk;governor:governors@elmgrove.sch.uk",
-        })
+        }
+        (DATA / "demo.json").write_text(json.dumps({"seed": args.seed, "prefix": "demo", "settings": env,
+                                                    "week_start": WEEK_START.isoformat()}, indent=1),
+                                        encoding="utf-8")
+        settings = load_settings({**env, "VCAUDIT_GRAPH_BASE_URL": sim.base_url})
         gathers: list[str] = []
         app = Runtime(settings, StorageConfig.from_connection_string(azurite.connection_string), prefix="demo",
                       consent=StaticConsent(frozenset(tenant.consent)))
         runner = LocalRunner(functions, app.queues, keys=["demo-function-key-0123456789"])
         base = runner.start_http()
-        app.settings = replace(settings, webhook_base_url=base + "/api", webhook_key="demo-function-key-0123456789")
+        app.settings = replace(settings, webhook_base_url=base + "/api", webhook_key="demo-function-key-0123456789",
+                               web_base_url=SERVE_URL)
         app.pipeline_options = {"graph_factory": graph_factory(sim, gathers), "coalesce_seconds": 0,
                                 "clock": AFTER_WEEK.timestamp, "on_new_findings": lambda ids: None}
         runtime_module.use(app)
@@ -142,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"\nDigest for {week}: {full.subject}")
         say(f"  written to {out / 'digest.html'} (the DSL's copy), digest.txt, digest-summary.html (no pupils' "
             "names), findings.csv")
+        say(f"The week's data stays in {DATA.relative_to(ROOT)}/: `make serve` opens it on the DSL's desk.")
         say(f"Done in {time.monotonic() - started:.0f} s.")
         return 0
     finally:

@@ -191,6 +191,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("VCAUDIT_WEBHOOK_BASE_URL", "webhook_base_url", "Public base URL of the app's HTTP functions "
             "(https://<app>.azurewebsites.net/api); Graph subscriptions point at its graph/notifications and "
             "graph/lifecycle routes. Empty: subscriptions are not managed.", _url, default=""),
+    Setting("VCAUDIT_WEB_BASE_URL", "web_base_url", "Public address of the DSL's desk, the web view "
+            "(https://<app>.azurewebsites.net/api/desk): every item of the digest links to its page there. Empty: "
+            "the webhook base URL's /desk, or no links when that is empty too.", _url, default=""),
+    Setting("VCAUDIT_LOCAL_SIGNIN", "local_signin", "Local development only: the web view lets you sign in as a "
+            "chosen role, under a visible 'local' banner, and trusts no platform header. Refused in Azure.",
+            _bool, default="false"),
     Setting("VCAUDIT_WEBHOOK_KEY", "webhook_key", "The function key Graph sends with every delivery (?code=), "
             "also the app's host key graph-webhook; generated once and kept in the azd environment. Empty: no key in "
             "the subscription URLs.", _secret, default=""),
@@ -243,6 +249,8 @@ class Settings:
     policy_file: str = ""
     graph_base_url: str = "https://graph.microsoft.com/v1.0"
     webhook_base_url: str = ""
+    web_base_url: str = ""
+    local_signin: bool = False
     webhook_key: str = ""
     watch_adhoc_calls: bool = False
     enforce_allowed: bool = False
@@ -256,6 +264,13 @@ class Settings:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
+
+    @property
+    def desk_url(self) -> str:
+        """Where the DSL's desk is served: ``VCAUDIT_WEB_BASE_URL``, else the webhook base URL's ``/desk``."""
+        if self.web_base_url:
+            return self.web_base_url
+        return f"{self.webhook_base_url}/desk" if self.webhook_base_url else ""
 
     def require_complete(self) -> None:
         """Raise when a setting the deployed app cannot run without is absent (checked at start-up)."""

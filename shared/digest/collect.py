@@ -171,7 +171,7 @@ def gather(ctx: MailContext, week: str, now: datetime) -> DigestInputs:
         health=health_facts(ctx, week, now), school=school_name(ctx.policy),
         rules_off=[(r.id, r.reason) for r in ctx.policy.switched_off],
         directory=latest_directory(ctx, meetings[week]), alerts_held=ctx.alerts.held(week),
-        alert_cap=ctx.settings.alert_daily_cap)
+        alert_cap=ctx.settings.alert_daily_cap, links=ctx.settings.desk_url)
 
 
 def collect(ctx: MailContext, week: str, now: datetime) -> Digest:

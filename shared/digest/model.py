@@ -8,6 +8,7 @@ before it, monitoring-health facts, the policy's switched-off rules, the latest 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,26 @@ CONSEQUENCE = ("This week's picture may be incomplete: meetings may have taken p
 
 def kind_label(kind: str) -> str:
     return EVIDENCE_KINDS.get(kind, kind)
+
+
+ISO_STAMP = re.compile(r"\b(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?\b")
+
+
+def localise(text: str, zone: ZoneInfo, day: datetime | None = None) -> str:
+    """Machine time stamps in a summary ("from 2026-11-17T16:01:30Z") as the school's local time ("from 16:01",
+    with the date when it is not the meeting's day)."""
+
+    def local(match: re.Match[str]) -> str:
+        try:
+            moment = datetime.fromisoformat(match.group(0).replace("Z", "+00:00"))
+        except ValueError:
+            return match.group(0)
+        moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone)
+        if day is not None and moment.date() == day.date():
+            return f"{moment:%H:%M}"
+        return f"{moment:%a} {moment.day} {moment:%b}, {moment:%H:%M}"
+
+    return ISO_STAMP.sub(local, text)
 
 
 def plural(count: int, one: str, many: str | None = None) -> str:
@@ -79,6 +100,7 @@ class DigestInputs:
     directory: Mapping[str, Any] | None = None  # the latest evidence bundle's directory block (consent gaps)
     alerts_held: Sequence[str] = ()  # finding ids of this week that the daily alert cap held back
     alert_cap: int = 0
+    links: str = ""  # the web view's base URL (``Settings.desk_url``)
 
 
 # ---------------------------------------------------------------------------------------------------- output
@@ -123,6 +145,7 @@ class FindingView:
     status: str  # people's status; "" = open
     annotation: Annotation | None
     alert_held: bool = False
+    fix: str = ""  # the rule's remediation: what a teacher does about it
 
     @property
     def when(self) -> str:
@@ -139,6 +162,42 @@ class FindingView:
     @property
     def clause_ids(self) -> str:
         return " ".join(c.id for c in self.clauses)
+
+    @property
+    def meeting_id(self) -> str:
+        """The meeting's page in the web view: ``WEEK.OCCURRENCE``."""
+        return f"{self.week}.{self.occurrence}"
+
+
+@dataclass(frozen=True, slots=True)
+class ConcernCard:
+    """One meeting's concerns together: the DSL decides about the meeting, not about rows."""
+
+    meeting: str
+    when: str
+    where: str
+    organiser: str
+    meeting_id: str
+    findings: tuple[FindingView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IssueLine:
+    """One kind of setting issue in one teacher's meetings, with the fix."""
+
+    rule: str
+    title: str
+    fix: str
+    meetings: tuple[str, ...]  # the meetings' subjects, in order
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class TeacherIssues:
+    name: str
+    key: str
+    is_staff: bool
+    lines: tuple[IssueLine, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +245,11 @@ class ConsentGap:
     group: str
     kind: str  # "class team" or "group"
     pupils: tuple[str, ...]  # names: the DSL's copy only
+    count: int = 0  # pupils lacking consent, named or not
+
+    @property
+    def size(self) -> int:
+        return self.count or len(self.pupils)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +297,10 @@ class Digest:
     alerts_held: int
     alert_cap: int
     not_checkable: list[tuple[str, str, str]]  # (clause id, text, note)
+    verified: int = 0  # meetings compliant with every piece of evidence read and nothing out of sight
+    term_start: bool = False  # the first digest of a term: the clauses no machine checks are listed
+    new_limitations: list[CoverageGap] = field(default_factory=list)  # not seen the week before
+    links: str = ""  # the web view's base URL; empty: no links
 
     @property
     def healthy(self) -> bool:
@@ -248,7 +316,30 @@ class Digest:
 
     @property
     def compliant_percent(self) -> int | None:
-        return None if not self.audited else round(100 * self.compliant / self.audited)
+        """Meetings verified compliant: what could not be seen counts as not verified."""
+        return None if not self.audited else round(100 * self.verified / self.audited)
+
+    @property
+    def not_verified(self) -> int:
+        """Compliant as far as vcaudit could see, but some evidence was unreadable or out of sight."""
+        return max(0, self.compliant - self.verified)
+
+    @property
+    def concern_cards(self) -> list[ConcernCard]:
+        return concern_cards(self.concerns)
+
+    @property
+    def teachers(self) -> list[TeacherIssues]:
+        return teacher_lines(self.staff)
+
+    @property
+    def needs_monitoring_section(self) -> bool:
+        """Monitoring and coverage are in the mail only when something is wrong or changed."""
+        return bool(self.health or self.new_limitations or self.consent_gaps or self.unclassified
+                    or self.rules_off or self.term_start)
+
+    def link(self, path: str = "") -> str:
+        return f"{self.links}/{path}" if self.links else ""
 
     @property
     def no_findings(self) -> bool:
@@ -256,15 +347,72 @@ class Digest:
 
     def summary_line(self) -> str:
         """The preheader: the week and the counts, readable in a mail list."""
-        parts = [plural(len(self.concerns), "safeguarding concern"), plural(self.issues_count, "setting issue"),
-                 plural(self.audited, "meeting") + " audited"]
+        parts = [plural(len(self.concerns), "safeguarding concern") + " to decide",
+                 plural(len(self.carried), "concern") + " open from earlier weeks",
+                 plural(self.issues_count, "setting issue"), plural(self.audited, "meeting") + " audited"]
         if self.compliant_percent is not None:
-            parts.append(f"{self.compliant_percent}% fully compliant")
+            parts.append(f"{self.compliant_percent}% verified compliant")
         parts.append("monitoring healthy" if self.healthy else "MONITORING NOT HEALTHY")
         return f"Week {self.short_label}: " + " · ".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
+
+
+def concern_cards(concerns: Sequence[FindingView]) -> list[ConcernCard]:
+    """Concerns grouped by meeting, meetings in the order they happened."""
+    by_meeting: dict[str, list[FindingView]] = defaultdict(list)
+    for view in concerns:
+        by_meeting[view.meeting_id].append(view)
+    return [ConcernCard(v[0].meeting, v[0].when, v[0].where, v[0].organiser, key, tuple(v))
+            for key, v in by_meeting.items()]
+
+
+def teacher_lines(groups: Sequence[StaffGroup]) -> list[TeacherIssues]:
+    """Each person's setting issues as one line per kind of issue, with the fix."""
+    out: list[TeacherIssues] = []
+    for group in groups:
+        lines: dict[str, list[FindingView]] = defaultdict(list)
+        for meeting in group.meetings:
+            for view in meeting.issues:
+                lines[view.rule].append(view)
+        items = [IssueLine(rule, views[0].title, views[0].fix, tuple(dict.fromkeys(v.meeting for v in views)),
+                           len(views)) for rule, views in lines.items()]
+        items.sort(key=lambda i: (SEVERITY_RANK.get(next(v.severity for v in lines[i.rule]), 9), -i.count))
+        out.append(TeacherIssues(group.name, group.key, group.is_staff, tuple(items)))
+    return out
+
+
+# Graph's answers in plain words, by HTTP status (the raw text is for the admin tools, never for the mail).
+PLAIN_STATUS = {
+    "400": "Microsoft Graph does not provide this for that kind of meeting",
+    "401": "vcaudit's sign-in to Microsoft Graph was refused",
+    "403": "vcaudit is not allowed to read this: an access policy or permission is missing",
+    "404": "Microsoft Graph no longer has this",
+    "429": "Microsoft Graph was too busy to answer",
+}
+
+
+def plain_reason(reason: str) -> str:
+    """A reason stored with unreadable evidence ("403 No Application Access Policy…") in plain words."""
+    code = reason.strip().split(" ", 1)[0].split(":", 1)[0]
+    if code in PLAIN_STATUS:
+        return PLAIN_STATUS[code]
+    if code.isdigit() and code.startswith("5"):
+        return "Microsoft Graph failed to answer"
+    return "no reason was given"
+
+
+def is_term_start(week: str, zone: ZoneInfo) -> bool:
+    """A term's first week: the first whose weekdays reach into the first seven days of September, January or
+    April (the three terms of the school year). Its digest lists the clauses no machine checks."""
+    start = week_bounds(week, zone)[0]
+
+    def reaches(shift: int) -> bool:
+        days = [start + timedelta(days=i - shift) for i in range(5)]
+        return any(d.month in (9, 1, 4) and d.day <= 7 for d in days)
+
+    return reaches(0) and not reaches(7)
 
 
 def local_when(start: datetime | None) -> str:
@@ -348,13 +496,15 @@ def finding_view(row: Mapping[str, Any], zone: ZoneInfo, held: frozenset[str] = 
     return FindingView(
         id=fid, week=week, rule=rule, title=spec.title if spec else rule, severity=_text(row, "Severity"),
         subject=_text(row, "Subject"), who=_text(row, "SubjectName") or _text(row, "Subject"),
-        clauses=clause_refs(_text(row, "Clauses").split()), summary=_text(row, "Summary"),
+        clauses=clause_refs(_text(row, "Clauses").split()),
+        summary=localise(_text(row, "Summary"), zone, _aware(row.get("Start"), zone)),
         meeting=_text(row, "MeetingSubject") or "(no subject)", occurrence=_text(row, "OccurrenceId"),
         organiser_id=_text(row, "OrganiserId"), organiser=_text(row, "OrganiserName") or _text(row, "OrganiserId"),
         team=_text(row, "Team"), start=_aware(row.get("Start"), zone),
         machine_state=_text(row, "MachineState") or "open",
         status=_text(row, "Status") or ("exempt" if _text(row, "ExemptionId") else ""),
-        annotation=_annotation(row, zone), alert_held=fid in held)
+        annotation=_annotation(row, zone), alert_held=fid in held,
+        fix=str(getattr(spec, "remediation", "") or "") if spec else "")
 
 
 def _standing(view: FindingView) -> bool:
@@ -420,14 +570,14 @@ def _health(inputs: DigestInputs, meetings: Sequence[Mapping[str, Any]]) -> list
         missing = _json(row, "Unavailable")
         if isinstance(missing, list) and missing:
             kinds = sorted({kind_label(str(m.get("kind", "?"))) for m in missing if isinstance(m, dict)})
-            why = sorted({str(m.get("reason", "")).split(":")[0] for m in missing if isinstance(m, dict)})
+            why = sorted({plain_reason(str(m.get("reason", ""))) for m in missing if isinstance(m, dict)})
             when = local_when(_aware(row.get("Start"), zone))
-            unreadable.append(f"{when} · {_text(row, 'Subject') or '(no subject)'}"
-                              f" · could not read the {', '.join(kinds)} ({'; '.join(r for r in why if r)})")
+            unreadable.append(f"{_text(row, 'Subject') or '(no subject)'}, {when}: the {', '.join(kinds)} "
+                              f"could not be read; {'; '.join(why)}")
     if unreadable:
         issues.append(HealthIssue(f"Evidence could not be read for {plural(len(unreadable), 'meeting')}",
                                   "The rules that need that evidence could not check these meetings; they are not "
-                                  "counted as compliant.", tuple(unreadable)))
+                                  "counted as verified compliant.", tuple(unreadable)))
     if facts.send_problems:
         issues.append(HealthIssue("Earlier mail from vcaudit may not have arrived",
                                   "Graph did not confirm these; check the sender mailbox's Sent Items and resend "
@@ -444,7 +594,9 @@ def _coverage(inputs: DigestInputs, meetings: Sequence[Mapping[str, Any]]) -> tu
         seen: set[tuple[str, str]] = set()
         for entry in entries if isinstance(entries, list) else []:
             if isinstance(entry, dict):
-                seen.add((kind_label(str(entry.get("kind", "?"))), str(entry.get("reason", ""))))
+                reason = str(entry.get("reason", ""))
+                seen.add((kind_label(str(entry.get("kind", "?"))), plain_reason(reason) if reason[:3].isdigit()
+                          else reason))
         for key in seen:
             gaps[key] += 1
         people = _json(row, "UnclassifiedAdults")
@@ -456,31 +608,47 @@ def _coverage(inputs: DigestInputs, meetings: Sequence[Mapping[str, Any]]) -> tu
     limitations = [CoverageGap(what, reason, count) for (what, reason), count in
                    sorted(gaps.items(), key=lambda kv: (-kv[1], kv[0]))]
     unclassified = sorted(((name, len(occ)) for name, occ in adults.values()), key=lambda x: (-x[1], x[0]))
-    return limitations, unclassified, _consent_gaps(inputs.directory)
+    named = {str(r.get("Subject")): str(r.get("SubjectName")) for rows in inputs.findings.values() for r in rows
+             if r.get("Subject") and r.get("SubjectName")}
+    return limitations, unclassified, _consent_gaps(inputs.directory, named)
 
 
-def _consent_gaps(directory: Mapping[str, Any] | None) -> list[ConsentGap]:
+def _consent_gaps(directory: Mapping[str, Any] | None, named: Mapping[str, str] | None = None) -> list[ConsentGap]:
+    """Class teams and groups with pupils lacking recorded consent, by name: the directory's, else the name a
+    finding gave the same pupil (``named``); a pupil with neither is counted, never shown by id."""
     if not directory:
         return []
     pupils = {str(p) for p in directory.get("pupils") or []}
     consent = {str(p) for p in directory.get("consent") or []}
     users = directory.get("users") or {}
 
-    def name(uid: str) -> str:
-        user = users.get(uid) if isinstance(users, dict) else None
-        return str(user.get("displayName") or uid) if isinstance(user, dict) else uid
+    def names(members: Iterable[Any]) -> tuple[tuple[str, ...], int]:
+        """Names, never ids: pupils the directory gives no name for are counted instead."""
+        lacking = {str(m) for m in members if str(m) in pupils - consent}
+        shown_names: set[str] = set()
+        unnamed = 0
+        for uid in lacking:
+            user = users.get(uid) if isinstance(users, dict) else None
+            shown = str(user.get("displayName") or "") if isinstance(user, dict) else ""
+            shown = shown or (named or {}).get(uid, "")
+            if shown:
+                shown_names.add(shown)
+            else:
+                unnamed += 1
+        extra = (plural(unnamed, "pupil") + " the directory gives no name for",) if unnamed else ()
+        return (*sorted(shown_names), *extra), len(lacking)
 
     out: list[ConsentGap] = []
     for team in directory.get("classTeams") or []:
         if isinstance(team, dict):
-            lacking = sorted({name(str(m)) for m in team.get("members") or [] if str(m) in pupils - consent})
+            lacking, count = names(team.get("members") or [])
             if lacking:
-                out.append(ConsentGap(str(team.get("displayName") or team.get("id")), "class team", tuple(lacking)))
+                out.append(ConsentGap(str(team.get("displayName") or "a class team"), "class team", lacking, count))
     groups = directory.get("groups") or {}
     for address, members in sorted(groups.items()) if isinstance(groups, dict) else []:
-        lacking = sorted({name(str(m)) for m in members or [] if str(m) in pupils - consent})
+        lacking, count = names(members or [])
         if lacking:
-            out.append(ConsentGap(str(address), "group", tuple(lacking)))
+            out.append(ConsentGap(str(address), "group", lacking, count))
     return out
 
 
@@ -546,6 +714,11 @@ def build_digest(inputs: DigestInputs) -> Digest:
     carried.sort(key=_order)
     annotated.sort(key=_order)
     limitations, unclassified, consent_gaps = _coverage(inputs, meetings)
+    before = [r for w in weeks[:-1][-1:] for r in inputs.meetings.get(w, ())]
+    seen_before = {(g.what, g.reason) for g in _coverage(inputs, before)[0]} if before else set()
+    term_start = is_term_start(inputs.week, zone)
+    new_limitations = [g for g in limitations if term_start or (g.what, g.reason) not in seen_before]
+    verified = sum(1 for r in live if r.get("Compliant") and not _json(r, "Unavailable") and not _json(r, "Coverage"))
     long_label, short_label = week_label(inputs.week, zone)
     not_checkable = [(c.id, c.text, c.note) for c in CLAUSES if c.note]
     return Digest(
@@ -559,4 +732,5 @@ def build_digest(inputs: DigestInputs) -> Digest:
         compliant=sum(1 for r in live if r.get("Compliant")), by_rule=by_rule, trend=trend, carried=carried,
         annotated=annotated, week_findings=views,
         fixed_before_lesson=sum(1 for v in views if v.machine_state == "resolved"),
-        alerts_held=sum(1 for v in views if v.alert_held), alert_cap=inputs.alert_cap, not_checkable=not_checkable)
+        alerts_held=sum(1 for v in views if v.alert_held), alert_cap=inputs.alert_cap, not_checkable=not_checkable,
+        verified=verified, term_start=term_start, new_limitations=new_limitations, links=inputs.links)

@@ -23,7 +23,16 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from shared.digest.csvfile import fitting_csv
-from shared.digest.model import CONSEQUENCE, Digest, FindingView, StaffGroup, local_when, plural
+from shared.digest.model import (
+    CONSEQUENCE,
+    Digest,
+    FindingView,
+    StaffGroup,
+    concern_cards,
+    local_when,
+    plural,
+    teacher_lines,
+)
 
 REQUEST_LIMIT = 3_900_000  # Graph's request limit (about 4 MB), with room for headers and framing
 ATTACHMENT_LIMIT = 2_990_000  # an inline fileAttachment must be under 3 MB
@@ -82,7 +91,8 @@ class Mail:
 def subject_line(digest: Digest) -> str:
     flag = "" if digest.healthy else "[monitoring not healthy] "
     concerns = plural(len(digest.concerns), "safeguarding concern")
-    return (f"{flag}Video-conferencing digest, {digest.label}: {concerns}, "
+    carried = f", {len(digest.carried)} still open" if digest.carried else ""
+    return (f"{flag}Video-conferencing digest, {digest.label}: {concerns} to decide{carried}, "
             f"{plural(digest.issues_count, 'setting issue')}, {plural(digest.audited, 'meeting')} audited")
 
 
@@ -122,12 +132,13 @@ def context(digest: Digest, *, full: bool, csv_note: str = "") -> dict[str, Any]
         "concerns_by_rule": _rule_counts(digest.concerns), "carried_by_rule": _rule_counts(digest.carried),
         "annotated_by_status": Counter(v.status_label for v in digest.annotated).most_common(),
         "unclassified_count": len(digest.unclassified),
-        "consent_counts": [(g.group, g.kind, len(g.pupils)) for g in digest.consent_gaps],
+        "consent_counts": [(g.group, g.kind, g.size) for g in digest.consent_gaps],
         "staff_count": sum(1 for g in digest.staff if g.is_staff),
     }
     if full:
         staff, omitted = _cap_staff(digest.staff, MAX_ISSUES)
-        base.update(concerns=digest.concerns[:MAX_CONCERNS],
+        shown = digest.concerns[:MAX_CONCERNS]
+        base.update(concerns=shown, cards=concern_cards(shown), teachers=teacher_lines(staff),
                     concerns_omitted=max(0, len(digest.concerns) - MAX_CONCERNS), staff=staff,
                     issues_omitted=omitted, carried=digest.carried[:MAX_LISTED],
                     carried_omitted=max(0, len(digest.carried) - MAX_LISTED),
@@ -135,8 +146,8 @@ def context(digest: Digest, *, full: bool, csv_note: str = "") -> dict[str, Any]
                     annotated_omitted=max(0, len(digest.annotated) - MAX_LISTED),
                     unclassified=digest.unclassified, consent_gaps=digest.consent_gaps)
     else:
-        base.update(concerns=[], concerns_omitted=0, staff=[], issues_omitted=0, carried=[], carried_omitted=0,
-                    annotated=[], annotated_omitted=0, unclassified=[], consent_gaps=[])
+        base.update(concerns=[], cards=[], teachers=[], concerns_omitted=0, staff=[], issues_omitted=0, carried=[],
+                    carried_omitted=0, annotated=[], annotated_omitted=0, unclassified=[], consent_gaps=[])
     return base
 
 
@@ -179,9 +190,11 @@ def _csv_note(rows: int, total: int) -> str:
 # ---------------------------------------------------------------------------------------------------- alerts
 
 
-def render_alert(views: Sequence[FindingView], *, school: str = "", digest_day: str = "Monday") -> Mail:
+def render_alert(views: Sequence[FindingView], *, school: str = "", digest_day: str = "Monday",
+                 links: str = "") -> Mail:
+    """A same-day alert; with ``links`` (the desk's base URL) each concern links to its page there."""
     env = environment()
-    ctx = {"views": list(views), "school": school, "digest_day": digest_day}
+    ctx = {"views": list(views), "school": school, "digest_day": digest_day, "links": links}
     if len(views) == 1:
         v = views[0]
         subject = f"Safeguarding concern: {v.title} – {v.meeting}, {v.when}"

@@ -38,7 +38,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 def make_settings(**extra: str) -> Settings:
     env = {"VCAUDIT_TENANT_ID": TENANT, "VCAUDIT_STAFF_GROUP_IDS": GROUP, "VCAUDIT_PUPIL_GROUP_IDS": GROUP,
-           "VCAUDIT_DIGEST_RECIPIENTS": f"dsl:{DSL};governor:{GOVERNOR}", "VCAUDIT_DIGEST_SENDER": SENDER}
+           "VCAUDIT_DIGEST_RECIPIENTS": f"dsl:{DSL};governor:{GOVERNOR}", "VCAUDIT_DIGEST_SENDER": SENDER,
+           "VCAUDIT_WEB_BASE_URL": "https://vcaudit.example/api/desk"}
     env.update(extra)
     return load_settings(env)
 

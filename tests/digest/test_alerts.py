@@ -3,6 +3,7 @@ arrive), the daily cap, and the digest's note about concerns the cap held back."
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -21,7 +22,7 @@ def alerted_ids(mailer: FakeMailer) -> list[str]:
     ids = []
     for _, message, _ in mailer.sent:
         body = message["body"]["content"]
-        ids += [word for word in body.replace("<", " ").replace(">", " ").split() if word.startswith("2026-W47.")]
+        ids += re.findall(r'/concerns/(2026-W47\.[0-9a-f]+)"', body)  # each concern links to its desk page
     return ids
 
 

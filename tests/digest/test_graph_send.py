@@ -52,7 +52,7 @@ def test_the_timer_sends_through_graph_once(azurite: Azurite, storage_prefix: st
     by_address = {m.message["toRecipients"][0]["emailAddress"]["address"]: m for m in sim.sent_mail}
     assert set(by_address) == {DSL, GOVERNOR}
     dsl = by_address[DSL].message
-    assert dsl["body"]["contentType"] == "HTML" and "Safeguarding concerns (3)" in dsl["body"]["content"]
+    assert dsl["body"]["contentType"] == "HTML" and "Needs your decision (3)" in dsl["body"]["content"]
     csv = base64.b64decode(dsl["attachments"][0]["contentBytes"]).decode("utf-8-sig")
     assert csv.startswith("finding_id,week,date") and csv.count("\r\n") == 4  # header and three findings
     assert "attachments" not in by_address[GOVERNOR].message

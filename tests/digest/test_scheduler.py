@@ -11,6 +11,7 @@ import pytest
 
 from shared.digest.collect import MailContext, collect
 from shared.digest.mail import Outcome
+from shared.digest.model import week_label
 from shared.digest.scheduler import due_week, run_timer, send_digest
 from shared.digest.store import SENT, UNCONFIRMED
 from shared.store.tables import Stores
@@ -138,4 +139,4 @@ def test_the_clock_change_weeks_send_at_seven_local(stores: Stores, make_ctx: Ca
     local = first_send_utc.astimezone(LONDON)
     assert (local.weekday(), local.hour, local.minute) == (0, 7, 5)
     assert [r.week for r in ctx.digests.records(covered)] == [covered]
-    assert covered in mailer.sent[0][1]["body"]["content"]
+    assert week_label(covered, LONDON)[0] in mailer.sent[0][1]["body"]["content"]

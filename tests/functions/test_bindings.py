@@ -20,7 +20,8 @@ def test_every_function_has_a_distinct_name_and_the_expected_trigger(app_functio
     assert kinds == {
         "graph_notifications": "httpTrigger", "graph_lifecycle": "httpTrigger", "health": "httpTrigger",
         "admin_findings": "httpTrigger", "admin_meetings": "httpTrigger", "admin_annotate": "httpTrigger",
-        "admin_consent": "httpTrigger",
+        "admin_consent": "httpTrigger", "desk_home": "httpTrigger", "desk_page": "httpTrigger",
+        "desk_item": "httpTrigger",
         "notification_worker": "queueTrigger", "evaluation_worker": "queueTrigger", "lifecycle_worker": "queueTrigger",
         "subscriptions_timer": "timerTrigger", "preflight_timer": "timerTrigger", "reconcile_timer": "timerTrigger",
         "retention_timer": "timerTrigger", "digest_timer": "timerTrigger", "alert_flush": "timerTrigger",
@@ -36,7 +37,12 @@ def test_http_routes_methods_and_auth(app_functions: dict[str, Any]) -> None:
     assert routes["admin_findings"][:2] == ("findings", ("GET",))
     assert routes["admin_annotate"][:2] == ("findings/{id}", ("PATCH",))
     assert routes["admin_consent"][:2] == ("consent", ("POST",))
-    assert all(auth == "FUNCTION" for _, _, auth in routes.values())
+    assert routes["desk_home"] == ("desk", ("GET",), "ANONYMOUS")
+    assert routes["desk_page"] == ("desk/{page}", ("GET", "POST"), "ANONYMOUS")
+    assert routes["desk_item"] == ("desk/{page}/{item}", ("GET", "POST"), "ANONYMOUS")
+    # A browser cannot send a function key: the desk's lock is App Service Authentication (tests/web). Every
+    # other route keeps its function key.
+    assert all(auth == "FUNCTION" for name, (_, _, auth) in routes.items() if not name.startswith("desk_"))
 
 
 def test_queue_triggers_read_the_queues_the_webhooks_and_workers_write(app_functions: dict[str, Any]) -> None:
