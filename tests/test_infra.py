@@ -690,8 +690,11 @@ def test_sign_in_uses_the_current_issuer(infra: dict[Path, BicepFile]) -> None:
 def test_admin_app_roles_are_the_ones_the_code_checks() -> None:
     roles = json.loads((INFRA / "admin-app-roles.json").read_text())
     auth = (ROOT / "shared" / "admin" / "auth.py").read_text()
+    desk = (ROOT / "shared" / "web" / "roles.py").read_text()
     checked = set(re.findall(r'^(?:READER|ADMIN) = "([^"]+)"', auth, re.MULTILINE))
-    assert {r["value"] for r in roles} == checked == {"vcaudit.reader", "vcaudit.admin"}
+    checked |= set(re.findall(r'^(?:DSL|GOVERNOR) = "([^"]+)"', desk, re.MULTILINE))
+    assert {r["value"] for r in roles} == checked == {"vcaudit.reader", "vcaudit.admin", "vcaudit.dsl",
+                                                      "vcaudit.governor"}
     assert all(r["isEnabled"] and r["allowedMemberTypes"] == ["User"] for r in roles)
 
 

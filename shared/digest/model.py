@@ -383,6 +383,35 @@ def teacher_lines(groups: Sequence[StaffGroup]) -> list[TeacherIssues]:
     return out
 
 
+
+@dataclass(frozen=True, slots=True)
+class FixKey:
+    """How to fix each kind of setting issue, once: ``intro`` is the opening several fixes share (where to find
+    the setting), said once; each entry keeps the first step of the rest of its fix."""
+
+    intro: str
+    fixes: tuple[tuple[str, str], ...]
+
+
+def fix_key(teachers: Sequence[TeacherIssues]) -> FixKey:
+    fixes: dict[str, str] = {}
+    for teacher in teachers:
+        for line in teacher.lines:
+            if line.fix:
+                fixes.setdefault(line.title, line.fix)
+    firsts = Counter(_first_sentence(fix) for fix in fixes.values())
+    intro, shared = max(firsts.items(), key=lambda kv: (kv[1], len(kv[0])), default=("", 0))
+    if shared < 2:
+        intro = ""
+    # The mail gives each fix's first step; the desk's page for each concern gives the whole text.
+    return FixKey(intro, tuple((title, _first_sentence(fix[len(intro):].strip() if intro and fix.startswith(intro)
+                                                       else fix)) for title, fix in fixes.items()))
+
+
+def _first_sentence(text: str) -> str:
+    end = text.find(". ")
+    return text[: end + 1] if end >= 0 else text
+
 # Graph's answers in plain words, by HTTP status (the raw text is for the admin tools, never for the mail).
 PLAIN_STATUS = {
     "400": "Microsoft Graph does not provide this for that kind of meeting",

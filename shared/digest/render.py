@@ -29,6 +29,7 @@ from shared.digest.model import (
     FindingView,
     StaffGroup,
     concern_cards,
+    fix_key,
     local_when,
     plural,
     teacher_lines,
@@ -138,7 +139,8 @@ def context(digest: Digest, *, full: bool, csv_note: str = "") -> dict[str, Any]
     if full:
         staff, omitted = _cap_staff(digest.staff, MAX_ISSUES)
         shown = digest.concerns[:MAX_CONCERNS]
-        base.update(concerns=shown, cards=concern_cards(shown), teachers=teacher_lines(staff),
+        teachers = teacher_lines(staff)
+        base.update(concerns=shown, cards=concern_cards(shown), teachers=teachers, fix_key=fix_key(teachers),
                     concerns_omitted=max(0, len(digest.concerns) - MAX_CONCERNS), staff=staff,
                     issues_omitted=omitted, carried=digest.carried[:MAX_LISTED],
                     carried_omitted=max(0, len(digest.carried) - MAX_LISTED),
@@ -146,8 +148,8 @@ def context(digest: Digest, *, full: bool, csv_note: str = "") -> dict[str, Any]
                     annotated_omitted=max(0, len(digest.annotated) - MAX_LISTED),
                     unclassified=digest.unclassified, consent_gaps=digest.consent_gaps)
     else:
-        base.update(concerns=[], cards=[], teachers=[], concerns_omitted=0, staff=[], issues_omitted=0, carried=[],
-                    carried_omitted=0, annotated=[], annotated_omitted=0, unclassified=[], consent_gaps=[])
+        base.update(concerns=[], cards=[], teachers=[], fix_key=None, concerns_omitted=0, staff=[], issues_omitted=0,
+                    carried=[], carried_omitted=0, annotated=[], annotated_omitted=0, unclassified=[], consent_gaps=[])
     return base
 
 
