@@ -7,10 +7,14 @@ Reads the Functions platform's own storage settings (``AzureWebJobsStorage`` or 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 PLATFORM_STORAGE = "AzureWebJobsStorage"
+# The webhook's and health's clients (``quick``): Graph wants the webhook's answer within 3 s, so one retry
+# and short timeouts, then the caller answers 503 (the SDKs' defaults retry for over a minute).
+QUICK_TIMEOUT_SECONDS = 2
+QUICK_RETRIES = 1
 
 
 class StorageConfigError(ValueError):
@@ -24,6 +28,8 @@ class StorageConfig:
     queue_url: str | None = None
     blob_url: str | None = None
     client_id: str | None = None  # user-assigned managed identity
+    quick: bool = False  # short timeouts and one retry (the webhook, health)
+    options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  # passed to every client
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> StorageConfig:
@@ -58,20 +64,34 @@ class StorageConfig:
     def table_service(self) -> Any:
         from azure.data.tables import TableServiceClient
 
+        options = self._options(retry_total=QUICK_RETRIES, retry_backoff_factor=0.2, retry_backoff_max=1)
         if self.connection_string:
-            return TableServiceClient.from_connection_string(self.connection_string)
-        return TableServiceClient(endpoint=self.table_url or "", credential=self.credential())
+            return TableServiceClient.from_connection_string(self.connection_string, **options)
+        return TableServiceClient(endpoint=self.table_url or "", credential=self.credential(), **options)
 
     def queue_service(self) -> Any:
-        from azure.storage.queue import QueueServiceClient
+        from azure.storage.queue import LinearRetry, QueueServiceClient
 
+        options = self._storage_options(LinearRetry)
         if self.connection_string:
-            return QueueServiceClient.from_connection_string(self.connection_string)
-        return QueueServiceClient(account_url=self.queue_url or "", credential=self.credential())
+            return QueueServiceClient.from_connection_string(self.connection_string, **options)
+        return QueueServiceClient(account_url=self.queue_url or "", credential=self.credential(), **options)
 
     def blob_service(self) -> Any:
-        from azure.storage.blob import BlobServiceClient
+        from azure.storage.blob import BlobServiceClient, LinearRetry
 
+        options = self._storage_options(LinearRetry)
         if self.connection_string:
-            return BlobServiceClient.from_connection_string(self.connection_string)
-        return BlobServiceClient(account_url=self.blob_url or "", credential=self.credential())
+            return BlobServiceClient.from_connection_string(self.connection_string, **options)
+        return BlobServiceClient(account_url=self.blob_url or "", credential=self.credential(), **options)
+
+    def _options(self, **quick: Any) -> dict[str, Any]:
+        options = dict(self.options)
+        if self.quick:
+            options.update(quick, connection_timeout=QUICK_TIMEOUT_SECONDS, read_timeout=QUICK_TIMEOUT_SECONDS)
+        return options
+
+    def _storage_options(self, retry: Any) -> dict[str, Any]:
+        if not self.quick:
+            return self._options()
+        return self._options(retry_policy=retry(backoff=0.2, random_jitter_range=0, retry_total=QUICK_RETRIES))

@@ -24,6 +24,7 @@ def test_every_function_has_a_distinct_name_and_the_expected_trigger(app_functio
         "notification_worker": "queueTrigger", "evaluation_worker": "queueTrigger", "lifecycle_worker": "queueTrigger",
         "subscriptions_timer": "timerTrigger", "preflight_timer": "timerTrigger", "reconcile_timer": "timerTrigger",
         "retention_timer": "timerTrigger", "digest_timer": "timerTrigger", "alert_flush": "timerTrigger",
+            "pending_sweep_timer": "timerTrigger",
     }
 
 
@@ -54,6 +55,9 @@ def test_timer_schedules_come_from_declared_app_settings(app_functions: dict[str
     for name, schedule in schedules.items():
         if name == "alert_flush":
             assert schedule == "0 1,16,31,46 * * * *"  # every quarter hour: alerts wait at most 15 minutes
+            continue
+        if name == "pending_sweep_timer":
+            assert schedule == "0 */10 * * * *"  # owed evaluations past due are re-driven within ten minutes
             continue
         assert schedule.startswith("%") and schedule.endswith("%"), name
         assert schedule.strip("%") in declared, name
