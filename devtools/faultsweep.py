@@ -13,6 +13,7 @@ small sweep) and ``bench/faults.py`` (a larger one).
 from __future__ import annotations
 
 import itertools
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from shared.runtime import Runtime
 from shared.settings import load_settings
 from shared.store.connection import StorageConfig
 from shared.store.pending import REDRIVE_AFTER
-from shared.store.queues import NOTIFICATIONS, QUEUES, poison
+from shared.store.queues import NOTIFICATIONS, QUEUES, Queues, poison
 from shared.store.tables import ALERTS
 
 _prefixes = itertools.count()
@@ -56,14 +57,18 @@ class Fault:
     fired: str | None = None
     _graph_url: str | None = None
     _graph_left: int = 0
+    match: str | None = None  # instead of ``at``: the first call matching this regex ("storage POST http…")
 
-    def step(self, kind: str) -> bool:
+    def step(self, kind: str, what: str = "") -> bool:
         """True when this call is the one to fail (crashes raise here)."""
         if not self.armed:
             return False
         self.calls += 1
         self.kinds[kind] += 1
-        if self.calls != self.at:
+        if self.match is not None:
+            if self.fired is not None or not re.search(self.match, f"{kind} {what}"):
+                return False
+        elif self.calls != self.at:
             return False
         self.fired = kind
         if self.crash:
@@ -79,7 +84,7 @@ class FaultTransport(HttpTransport):  # type: ignore[type-arg]
         self.inner = RequestsTransport()
 
     def send(self, request: Any, **kwargs: Any) -> Any:
-        if self.fault.step("storage"):
+        if self.fault.step("storage", f"{request.method} {request.url}"):
             raise ServiceRequestError("injected storage fault: connection reset")
         return self.inner.send(request, **kwargs)
 
@@ -110,7 +115,7 @@ class FaultSender:
         if fault._graph_left and url == fault._graph_url:
             fault._graph_left -= 1
             return Reply(NO_ANSWER, {}, {"error": {"message": "injected: connection lost"}})
-        if fault.step("graph"):
+        if fault.step("graph", f"{method} {url}"):
             fault._graph_url, fault._graph_left = url, TRANSIENT_RETRIES
             return Reply(NO_ANSWER, {}, {"error": {"message": "injected: connection lost"}})
         reply: Reply = await self.inner.send(method, url, headers, body)
@@ -215,9 +220,11 @@ class Sweep:
         prefix = f"fs{next(_prefixes)}x"
         now = [WEEK_AFTER.timestamp()]
         value = self._runtime(prefix, fault, lambda: now[0])
-        runner = LocalRunner(self.functions, value.queues)
+        host = Queues(StorageConfig(connection_string=self.connection_string).queue_service(), create=True,
+                      prefix=prefix)  # the host's own queue reads are not the evaluation path's calls
+        runner = LocalRunner(self.functions, host)
         runner.retry_delay = 0
-        value.queues.send(NOTIFICATIONS, {"kind": "notifications", "items": self._items()})
+        host.send(NOTIFICATIONS, {"kind": "notifications", "items": self._items()})
         fault.armed = True
         try:
             runner.drain_all()
@@ -228,7 +235,7 @@ class Sweep:
         for _ in range(3):  # the host: leases run out, a fresh worker takes over, the sweep re-drives
             runner.expire_leases()
             value = self._runtime(prefix, Fault(), lambda: now[0])
-            runner = LocalRunner(self.functions, value.queues)
+            runner = LocalRunner(self.functions, host)
             runner.retry_delay = 0
             runner.drain_all()
             now[0] += REDRIVE_AFTER.total_seconds() + 60

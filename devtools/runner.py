@@ -168,7 +168,7 @@ class LocalRunner:
         count = 0
         for queue, message in self.in_flight:
             try:
-                self.queues.client(queue).update_message(message, visibility_timeout=0)
+                self.queues.client(queue).update_message(message.id, pop_receipt=message.pop_receipt, visibility_timeout=0)
                 count += 1
             except Exception:
                 continue
@@ -190,7 +190,8 @@ class LocalRunner:
                 self.queues.client(poison(queue)).send_message(body.decode("utf-8"))
                 self.queues.delete(queue, message)
             else:  # visible again after host.json's visibilityTimeout, as the host does
-                self.queues.client(queue).update_message(message, visibility_timeout=self.retry_delay)
+                self.queues.client(queue).update_message(message.id, pop_receipt=message.pop_receipt,
+                                                        visibility_timeout=self.retry_delay)
             return
         self.queues.delete(queue, message)
 
