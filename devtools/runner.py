@@ -168,7 +168,8 @@ class LocalRunner:
         count = 0
         for queue, message in self.in_flight:
             try:
-                self.queues.client(queue).update_message(message.id, pop_receipt=message.pop_receipt, visibility_timeout=0)
+                self.queues.client(queue).update_message(message.id, pop_receipt=message.pop_receipt,
+                                                         visibility_timeout=0)
                 count += 1
             except Exception:
                 continue
