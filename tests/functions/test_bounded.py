@@ -21,7 +21,8 @@ from tests.functions.test_webhooks import item, post
 def test_a_thousand_forged_ids_cost_one_table_read_not_one_each(app_functions: dict[str, Any], azurite: Azurite,
                                                                 app_runtime: Runtime) -> None:
     counting = Fault(armed=True)  # counts every storage call, fails none
-    storage = StorageConfig(connection_string=azurite.connection_string, options={"transport": FaultTransport(counting)})
+    storage = StorageConfig(connection_string=azurite.connection_string,
+                            options={"transport": FaultTransport(counting)})
     watched = Runtime(app_runtime.settings, storage, prefix=app_runtime.prefix)
     runtime_module.use(watched)
     _ = watched.edge.queues  # created up front: only the delivery's own calls are counted below
