@@ -61,3 +61,10 @@ def test_timer_schedules_come_from_declared_app_settings(app_functions: dict[str
             continue
         assert schedule.startswith("%") and schedule.endswith("%"), name
         assert schedule.strip("%") in declared, name
+
+
+def test_the_last_delivery_the_evaluator_counts_on_is_host_json_s() -> None:
+    from devtools.runner import HOST
+    from shared.store.queues import MAX_DELIVERIES
+
+    assert HOST["extensions"]["queues"]["maxDequeueCount"] == MAX_DELIVERIES
