@@ -8,7 +8,7 @@ NODE_STAMP  := node_modules/.installed
 INFRA_VENV  := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: setup azurite chromium test test-fast demo serve demo-evaluate digest-preview lint scenarios bench infra-check clean
+.PHONY: setup azurite chromium test test-fast demo serve demo-evaluate digest-preview lint scenarios bench bench-faults infra-check clean
 
 # Playwright drives Debian's Chromium (/usr/bin/chromium); it never downloads a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
@@ -69,6 +69,10 @@ bench: setup azurite
 	$(BIN)/python bench/evaluate.py
 	$(BIN)/python -m bench.gateway
 	$(BIN)/python bench/digest.py
+
+# The larger fault sweep: every storage and Graph call of a few lessons' evaluation path failed once, and killed.
+bench-faults: setup azurite
+	$(BIN)/python -m bench.faults
 
 # The demo week's digest rendered to out/digest.html (and out/digest.png where Chromium is installed).
 digest-preview: setup azurite chromium

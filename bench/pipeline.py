@@ -10,6 +10,12 @@
    times the size): notifications over HTTP, queues, gateway, evaluation, Table Storage.
 4. Peak memory of this process.
 5. ``python -c "import function_app"`` beside ``python -c "import azure.functions"``. Target: at most 3x.
+6. Webhook p99 for a delivery of 1,000 forged items (unknown subscription ids) beside 1,000 items of a known
+   subscription, in the same run. Graph's budget is 3 s.
+7. Webhook answer time with storage down (a dead endpoint), beside its answer with storage up. Target: 503 with
+   ``Retry-After`` within Graph's 3 s.
+8. Graph requests for a burst of ``missed`` lifecycle events, one per subscription, beside the naive count (one
+   reconcile per event: the subscriptions times one reconcile's requests).
 """
 
 from __future__ import annotations
@@ -154,6 +160,106 @@ def end_to_end(functions: list[Any], azurite: Any, label: str, tenant: Any) -> N
         sim.stop()
 
 
+def forged_and_down(functions: dict[str, Any], azurite: Any) -> None:
+    import asyncio
+
+    import azure.functions as func
+
+    from shared import runtime as runtime_module
+    from shared.graph.subscriptions import StoredSubscription
+    from shared.runtime import Runtime
+    from shared.settings import load_settings
+    from shared.store.connection import StorageConfig
+
+    settings = load_settings({"VCAUDIT_TENANT_ID": TENANT_ID, "VCAUDIT_STAFF_GROUP_IDS": GROUP,
+                              "VCAUDIT_PUPIL_GROUP_IDS": GROUP})
+    app = Runtime(settings, StorageConfig.from_connection_string(azurite.connection_string),
+                  prefix="benchforge" + uuid.uuid4().hex[:4])
+    state = "s" * 64
+    asyncio.run(app.subscriptions.put(StoredSubscription("/users/x/events", state, "sub-1")))
+    runtime_module.use(app)
+    handler = functions["graph_notifications"].get_user_function()
+
+    def timed(items: list[dict[str, Any]], runs: int) -> tuple[list[float], int]:
+        body = json.dumps({"value": items}).encode()
+        times, status = [], 0
+        for _ in range(runs):
+            request = func.HttpRequest("POST", "https://x/api/graph/notifications", body=body,
+                                       headers={"Content-Type": "application/json"})
+            start = time.perf_counter()
+            status = handler(request).status_code
+            times.append((time.perf_counter() - start) * 1000)
+        return times, status
+
+    base = {"changeType": "updated", "tenantId": TENANT_ID, "resource": "Users/abc/Events/AAMkAD"}
+    known, _ = timed([base | {"subscriptionId": "sub-1", "clientState": state}] * 1000, 20)
+    forged, _ = timed([base | {"subscriptionId": f"forged-{i}", "clientState": "guess"} for i in range(1000)], 20)
+    print("6. webhook, a delivery of 1,000 items (ms)")
+    print(f"   known subscription: p99 {percentile(known, 0.99):7.1f}; forged ids: p99 {percentile(forged, 0.99):7.1f}"
+          f"  ({percentile(forged, 0.99) / percentile(known, 0.99):.2f}x)")
+    up, up_status = timed([base | {"subscriptionId": "sub-1", "clientState": state}], 20)
+    dead = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey="
+            "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+            "BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;QueueEndpoint=http://127.0.0.1:9/devstoreaccount1;"
+            "TableEndpoint=http://127.0.0.1:9/devstoreaccount1;")
+    runtime_module.use(Runtime(settings, StorageConfig.from_connection_string(dead), prefix="benchdown"))
+    down, down_status = timed([base | {"subscriptionId": "sub-1", "clientState": state}], 5)
+    print("7. webhook answer with storage down (a dead endpoint), beside storage up (ms)")
+    print(f"   up: {up_status} p99 {percentile(up, 0.99):.1f}; down: {down_status} worst {max(down):.1f} "
+          f"(Graph's budget 3000)")
+    runtime_module.use(None)
+
+
+def missed_burst(functions: list[Any], azurite: Any, tenant: Any) -> None:
+    from devtools.graphsim import GraphSimulator
+    from devtools.localstack import graph_factory, group_ids
+    from devtools.runner import LocalRunner
+    from shared import runtime as runtime_module
+    from shared.graph.directory import StaticConsent
+    from shared.runtime import Runtime
+    from shared.settings import load_settings
+    from shared.store.connection import StorageConfig
+
+    sim = GraphSimulator(tenant)
+    sim.start()
+    settings = load_settings({"VCAUDIT_TENANT_ID": tenant.tenant_id,
+                              "VCAUDIT_STAFF_GROUP_IDS": group_ids(tenant, "All Staff"),
+                              "VCAUDIT_PUPIL_GROUP_IDS": group_ids(tenant, "All Pupils"),
+                              "VCAUDIT_CLASS_TEAM_IDS": ",".join(tenant.teams), "VCAUDIT_GRAPH_BASE_URL": sim.base_url,
+                              "VCAUDIT_MONITOR_PUPIL_MAILBOXES": "false"})
+    app = Runtime(settings, StorageConfig.from_connection_string(azurite.connection_string),
+                  prefix="benchmiss" + uuid.uuid4().hex[:6], consent=StaticConsent(frozenset(tenant.consent)))
+    runner = LocalRunner(functions, app.queues)
+    base = runner.start_http()
+    app.settings = replace(settings, webhook_base_url=base + "/api", webhook_key="bench-function-key-0123456789")
+    app.pipeline_options = {"graph_factory": graph_factory(sim, []), "coalesce_seconds": 0,
+                            "on_new_findings": lambda ids: None}
+    runtime_module.use(app)
+    try:
+        app.pipeline.ensure_subscriptions()
+        runner.drain_all()
+        stats = app.pipeline.upkeep.session.graph.transport.stats
+        app.pipeline.reconcile()
+        runner.drain_all()
+        before = stats.graph_requests
+        app.pipeline.reconcile()  # the steady cost of one reconcile (its finds already evaluated)
+        runner.drain_all()
+        one = stats.graph_requests - before
+        subscriptions = list(sim.subscriptions)
+        before = stats.graph_requests
+        for subscription in subscriptions:
+            sim.send_lifecycle(subscription, "missed")
+        runner.drain_all()
+        burst = stats.graph_requests - before
+        naive = one * len(subscriptions)
+        print(f"8. a burst of {len(subscriptions)} `missed` events (one per subscription): {burst:,} Graph requests; "
+              f"naive (one reconcile each): {naive:,} ({naive / max(burst, 1):.0f}x more)")
+    finally:
+        runtime_module.use(None)
+        runner.stop()
+        sim.stop()
+
+
 def import_cost() -> None:
     def best(code: str) -> float:
         times = []
@@ -173,6 +279,7 @@ def import_cost() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trust", action="store_true", help="also run a trust-size week (about 10 minutes)")
+    parser.add_argument("--only-bounds", action="store_true", help="only 6-8 (forged ids, storage down, missed)")
     args = parser.parse_args()
     import function_app
     from devtools.azurite import Azurite
@@ -181,15 +288,21 @@ def main() -> None:
     functions = function_app.app.get_functions()
     by_name = {fn.get_function_name(): fn for fn in functions}
     with Azurite() as azurite:
+        if args.only_bounds:
+            forged_and_down(by_name, azurite)
+            missed_burst(functions, azurite, generate.primary_school(seed=1))
+            return
         webhook(by_name, azurite)
         findings_rate(azurite)
         print("3. end to end over HTTP (notifications, queues, gateway, evaluation, storage)")
         end_to_end(functions, azurite, "school week", generate.primary_school(seed=1))
         if args.trust:
             end_to_end(functions, azurite, "trust week", generate.trust(seed=1))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"4. peak memory of this process: {peak:.0f} MB")
-    import_cost()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"4. peak memory of this process: {peak:.0f} MB")
+        import_cost()
+        forged_and_down(by_name, azurite)
+        missed_burst(functions, azurite, generate.primary_school(seed=1))
 
 
 if __name__ == "__main__":

@@ -23,12 +23,14 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
+from azure.functions.queue import QueueMessage as HostQueueMessage
 
 from functions.http import SAFETY_HEADERS
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = json.loads((ROOT / "host.json").read_text(encoding="utf-8"))
 MAX_DEQUEUE = int(HOST["extensions"]["queues"]["maxDequeueCount"])
+RETRY_DELAY = 30  # host.json visibilityTimeout ("00:00:30"): a failed message is visible again after it
 
 
 @dataclass
@@ -98,6 +100,8 @@ class LocalRunner:
         self._thread: threading.Thread | None = None
         self.base_url = ""
         self.failures: list[tuple[str, str]] = []  # (function, exception type) for queue handlers that raised
+        self.retry_delay = RETRY_DELAY  # tests set 0 to redeliver a failed message at once
+        self.in_flight: list[tuple[str, Any]] = []  # received, not yet settled (a crashed worker leaves them)
 
     # ----- HTTP -----
 
@@ -178,16 +182,34 @@ class LocalRunner:
             messages = self.queues.receive(queue, max_messages=32, visibility_timeout=30)
             if not messages:
                 break
+            self.in_flight.extend((queue, m) for m in messages)
             for message in messages:
                 handled += 1
                 self._deliver(queue, binding, message)
+                self.in_flight.remove((queue, message))
         return handled
+
+    def expire_leases(self) -> int:
+        """What the host's storage does when a worker died holding messages: once their lease (visibility
+        timeout) runs out they are visible again. Makes them visible now; returns how many."""
+        count = 0
+        for queue, message in self.in_flight:
+            try:
+                self.queues.client(queue).update_message(message.id, pop_receipt=message.pop_receipt,
+                                                         visibility_timeout=0)
+                count += 1
+            except Exception:
+                continue
+        self.in_flight.clear()
+        return count
 
     def _deliver(self, queue: str, binding: Binding, message: Any) -> None:
         from shared.store.queues import poison
 
         body = message.content if isinstance(message.content, bytes) else str(message.content).encode()
-        item = func.QueueMessage(id=message.id, body=body, pop_receipt=message.pop_receipt)
+        # The host's own message type (``azure.functions.queue``), which carries the dequeue count.
+        item = HostQueueMessage(id=message.id, body=body, pop_receipt=message.pop_receipt,
+                                dequeue_count=message.dequeue_count)
         try:
             _complete(binding.handler(**{binding.arg: item}))
         except Exception as exc:
@@ -195,6 +217,9 @@ class LocalRunner:
             if message.dequeue_count >= MAX_DEQUEUE:
                 self.queues.client(poison(queue)).send_message(body.decode("utf-8"))
                 self.queues.delete(queue, message)
+            else:  # visible again after host.json's visibilityTimeout, as the host does
+                self.queues.client(queue).update_message(message.id, pop_receipt=message.pop_receipt,
+                                                        visibility_timeout=self.retry_delay)
             return
         self.queues.delete(queue, message)
 

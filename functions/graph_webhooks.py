@@ -2,7 +2,10 @@
 
 Each answers the validation handshake, judges every item of a delivery on its own, enqueues the valid ones
 and answers 202 whenever the body parsed. It never calls Graph, never imports msgraph and never logs any
-part of a body.
+part of a body. Graph wants an answer within 3 s; storage is reached through quick clients (``Runtime.edge``:
+short timeouts, one retry), and when it cannot be reached the delivery is refused with 503 and
+``Retry-After``, so Graph keeps it and delivers it again
+(https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import time
 from datetime import UTC, datetime
 
 import azure.functions as func
+from azure.core.exceptions import AzureError
 
 from functions.http import respond
 from shared.notifications import DeliveryRefused, handshake, judge, parse_delivery
@@ -36,20 +40,31 @@ def receive(req: func.HttpRequest, *, lifecycle: bool) -> func.HttpResponse:
     except DeliveryRefused as refused:
         log.warning("delivery refused: %s (HTTP %d)", refused.reason, refused.status)
         return respond("", status=refused.status)
-    app = runtime()
+    settings = runtime().settings
+    app = runtime().edge
     received_at = datetime.now(tz=UTC).isoformat()
-    verdict = judge(items, tenant_id=app.settings.tenant_id, client_state_ok=app.subscriptions.client_state_ok,
-                    lifecycle=lifecycle, received_at=received_at)
-    queue = LIFECYCLE if lifecycle else NOTIFICATIONS
-    for group in verdict.messages():
-        app.queues.send(queue, {"kind": "lifecycle" if lifecycle else "notifications", "items": group})
-    if verdict.dropped:
-        log.warning("dropped %d of %d notification items: %s", sum(verdict.dropped.values()), len(items),
-                    dict(verdict.dropped))
-        app.stores.state.add("webhook-dropped", dict(verdict.dropped))
-    if verdict.accepted and _due_for_stamp():
-        app.stores.state.stamp("last-notification", Count=len(verdict.accepted))
+    try:
+        verdict = judge(items, tenant_id=settings.tenant_id, client_state_ok=app.subscriptions.client_state_ok,
+                        lifecycle=lifecycle, received_at=received_at)
+        queue = LIFECYCLE if lifecycle else NOTIFICATIONS
+        for group in verdict.messages():
+            app.queues.send(queue, {"kind": "lifecycle" if lifecycle else "notifications", "items": group})
+    except (AzureError, OSError) as exc:  # nothing was accepted for good: Graph delivers the batch again
+        log.error("storage unreachable (%s): delivery refused with 503", type(exc).__name__)
+        return respond("", status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    try:
+        if verdict.dropped:
+            log.warning("dropped %d of %d notification items: %s", sum(verdict.dropped.values()), len(items),
+                        dict(verdict.dropped))
+            app.stores.state.add("webhook-dropped", dict(verdict.dropped))
+        if verdict.accepted and _due_for_stamp():
+            app.stores.state.stamp("last-notification", Count=len(verdict.accepted))
+    except (AzureError, OSError) as exc:  # the items are queued: only the counters are lost
+        log.warning("webhook counters not written (%s)", type(exc).__name__)
     return respond("", status=202)
+
+
+RETRY_AFTER_SECONDS = 30
 
 
 _last_stamp = [float("-inf")]

@@ -1,4 +1,5 @@
-"""Health: monitoring status as JSON, 200 when vcaudit is looking and 503 when it may be missing meetings."""
+"""Health: monitoring status as JSON, 200 when vcaudit is looking and 503 when it may be missing meetings
+(storage unreachable included, with the reason)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import azure.functions as func
 
 from functions.http import respond
-from shared.health import snapshot
+from shared.health import checked
 from shared.runtime import runtime
 
 bp = func.Blueprint()
@@ -16,5 +17,5 @@ bp = func.Blueprint()
 @bp.function_name("health")
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def health(req: func.HttpRequest) -> func.HttpResponse:
-    report = snapshot(runtime())
+    report = checked(runtime().edge)  # quick clients: storage down is a 503 with the reason, at once
     return respond(json.dumps(report.to_json(), indent=1), status=report.status_code, mimetype="application/json")

@@ -3,7 +3,8 @@ Each parses its message and calls the runtime's pipeline (``shared.runtime.Pipel
 
 Queue messages are base64 JSON written with the storage SDK (``shared/store/queues.py``; host.json
 ``messageEncoding``). A handler that raises leaves the message for the host to retry; after
-``maxDequeueCount`` attempts the host keeps it in the poison queue, which health and the digest count.
+``maxDequeueCount`` attempts the host keeps it in the poison queue, which health and the digest count. The
+evaluation worker passes the dequeue count on: its last delivery records what Graph could not serve.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def notification_worker(message: func.QueueMessage) -> None:
 @bp.function_name("evaluation_worker")
 @bp.queue_trigger(arg_name="message", queue_name=EVALUATIONS, connection=STORAGE)
 def evaluation_worker(message: func.QueueMessage) -> None:
-    new = runtime().pipeline.handle_evaluation(_payload(message))
+    new = runtime().pipeline.handle_evaluation(_payload(message), attempt=message.dequeue_count or 1)
     log.info("evaluation %s: %d new finding(s)", message.id, len(new))
 
 

@@ -1,5 +1,5 @@
-"""The pipeline's timers: subscriptions (ensure and renew), preflight, reconcile and retention
-(``shared.upkeep``). Schedules are app settings (``VCAUDIT_SCHEDULE_*``)."""
+"""The pipeline's timers: subscriptions (ensure and renew), preflight, reconcile, the pending sweep and
+retention (``shared.upkeep``, ``shared.scheduling``). Schedules are app settings (``VCAUDIT_SCHEDULE_*``)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,16 @@ def preflight_timer(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="%VCAUDIT_SCHEDULE_RECONCILE%", run_on_startup=False)
 def reconcile_timer(timer: func.TimerRequest) -> None:
     log.info("reconcile: %d evaluation(s) scheduled", runtime().pipeline.reconcile())
+
+
+@bp.function_name("pending_sweep_timer")
+@bp.timer_trigger(arg_name="timer", schedule="0 */10 * * * *", run_on_startup=False)
+def pending_sweep_timer(timer: func.TimerRequest) -> None:
+    """Every ten minutes: re-enqueue the pending evaluations past their due time (a lost enqueue, a crashed
+    worker, a message kept in the poison queue), so owed work is re-driven without waiting for reconcile."""
+    swept = runtime().pipeline.sweep()
+    if swept:
+        log.warning("sweep: %d overdue evaluation(s) re-enqueued", swept)
 
 
 @bp.function_name("retention_timer")

@@ -1,9 +1,15 @@
 """Evaluation: gather the occurrence(s) through the Graph gateway → evaluate against the policy → record the
 findings, the meeting log and the minimised evidence → mark standing exemptions → same-day alerts.
 
-Graph throttling past the gateway's budget re-enqueues the message with Graph's ``Retry-After`` as the
-visibility delay instead of burning a dequeue; any other failure raises, so the host retries and finally keeps
-the message in the poison queue. Recording is idempotent: a redelivery adds no finding twice.
+Exactly once: the evaluation claims its pending row and releases it only after its findings, the meeting log
+and the evidence are committed (and its same-day alerts registered), so a failure or a crash anywhere before
+leaves the row claimed and the message on the queue; the host redelivers it (host.json ``maxDequeueCount``,
+``visibilityTimeout``), then keeps it in the poison queue, which health reports, and the sweep re-drives the row
+once it is past due. Graph throttling past the gateway's budget re-enqueues the evaluation with Graph's
+``Retry-After`` as the visibility delay instead of burning a dequeue. Transient Graph errors (5xx, timeouts,
+connection errors) raise on every delivery but the last, which records what it could not read as
+``unavailable`` evidence of the occurrence (``shared.graph.client.delivery``). Recording is idempotent: a
+redelivery adds no finding twice.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from shared.engine import evaluate_raw
 from shared.evidence.minimise import minimise
 from shared.evidence.reader import BundleError
 from shared.evidence.times import parse_instant
+from shared.graph.client import delivery
 from shared.graph.errors import GraphThrottled
 from shared.graph.session import GraphSession
 from shared.policy.policyfile import Policy
@@ -26,6 +33,7 @@ from shared.records.exemptions import ExemptionStore, apply_exemptions, series_i
 from shared.scheduling import Scheduler
 from shared.store.findings import MeetingFacts
 from shared.store.keys import week_of
+from shared.store.queues import MAX_DELIVERIES
 
 if TYPE_CHECKING:
     from shared.graph.gateway import GatheredOccurrence as Occurrence
@@ -45,24 +53,37 @@ class Evaluator:
         self.clock = clock
         self.on_new_findings = on_new_findings
         self._exemptions = exemptions
+        self.reconcile: Callable[[], int] | None = None  # set by the pipeline: a coalesced reconcile is owed work
 
-    def handle_evaluation(self, payload: dict[str, Any]) -> list[str]:
-        """Gather, evaluate and record; returns the ids of findings that are new. Idempotent."""
-        message = self.scheduler.take(payload)
-        if message is None:
-            return []  # already evaluated (a redelivery): nothing to do
+    def handle_evaluation(self, payload: dict[str, Any], attempt: int = 1) -> list[str]:
+        """Gather, evaluate and record; returns the ids of findings that are new. Idempotent. ``attempt``: the
+        host's dequeue count; the last one turns what Graph could not serve into ``unavailable`` evidence."""
+        taken = self.scheduler.claim(payload)
+        if taken is None:
+            return []  # already evaluated (a duplicate, or a redelivery after the release): nothing to do
+        message, claim = taken
         try:
-            return self.evaluate(message)
+            new = self.evaluate(message, final=attempt >= MAX_DELIVERIES, first=attempt <= 1)
         except GraphThrottled as throttled:
             delay = max(1, int(throttled.retry_after_seconds + 0.999))
             log.warning("Graph throttled: evaluation re-enqueued with a %d s delay", delay)
-            self.scheduler.retry_later(message, delay)
+            self.scheduler.retry_later(claim, message, delay)
             return []
+        if claim is not None:
+            self.scheduler.release(claim)
+        return new
 
-    def evaluate(self, message: dict[str, Any]) -> list[str]:
+    def evaluate(self, message: dict[str, Any], *, final: bool = True, first: bool = False) -> list[str]:
         gateway = self.session.graph.gateway
-        run = self.session.run
+
+        def run(coro: Any) -> Any:
+            return self.session.run(delivery(coro, final=final, first=first))
+
         kind = message.get("kind")
+        if kind == "reconcile":
+            if self.reconcile is not None:
+                self.reconcile()
+            return []
         gathered: list[Occurrence]
         if kind == "event":
             gathered = run(gateway.gather_event(message["mailbox"], message["eventId"]))
@@ -78,29 +99,33 @@ class Evaluator:
             log.warning("unknown evaluation kind: skipped")
             return []
         new: list[str] = []
+        current: list[str] = []
         for occurrence in gathered:
-            new.extend(self.record(occurrence, mailbox=message.get("mailbox"), event_id=message.get("eventId")))
-        if new:
-            self.alert(new)
+            outcome = self.record(occurrence, mailbox=message.get("mailbox"), event_id=message.get("eventId"))
+            new.extend(outcome[0])
+            current.extend(outcome[1])
+        if new or current:
+            self.alert(new, current)
         return new
 
-    def alert(self, new: list[str]) -> None:
-        """Same-day alerts for new safeguarding concerns. The findings are recorded whatever happens here: a
-        failed alert is retried by the alert timer, never at the cost of the evaluation."""
+    def alert(self, new: list[str], current: list[str]) -> None:
+        """Same-day alerts for safeguarding concerns. The findings are recorded before; registering is part of
+        the evaluation (a failure here is retried with it, and registering twice is a no-op), so a concern
+        recorded by an attempt that failed later is still alerted by the retry. ``current``: every finding
+        the evaluation stands for (a retry finds none new)."""
         if self.on_new_findings is not None:
-            self.on_new_findings(new)
+            if new:
+                self.on_new_findings(new)
             return
-        try:
-            from shared.digest.alerts import alert_new_findings
-            from shared.digest.collect import MailContext
-            from shared.digest.mail import GraphMailSender
+        from shared.digest.alerts import alert_new_findings
+        from shared.digest.collect import MailContext
+        from shared.digest.mail import GraphMailSender
 
-            runtime = self.runtime
-            context = MailContext.open(runtime.stores, runtime.settings, queues=runtime.queues, policy=self.policy)
-            context.mailer = GraphMailSender.over(self.session.graph.transport)
-            self.session.run(alert_new_findings(context, new, datetime.fromtimestamp(self.clock(), tz=UTC)))
-        except Exception:
-            log.exception("same-day alerts could not be registered; the alert timer will retry")
+        runtime = self.runtime
+        context = MailContext.open(runtime.stores, runtime.settings, queues=runtime.queues, policy=self.policy)
+        context.mailer = GraphMailSender.over(self.session.graph.transport)
+        ids = list(dict.fromkeys(new + current))
+        self.session.run(alert_new_findings(context, ids, datetime.fromtimestamp(self.clock(), tz=UTC)))
 
     def meeting_facts(self, occurrence: Occurrence, team: str | None = None) -> MeetingFacts:
         bundle = occurrence.bundle
@@ -117,12 +142,13 @@ class Evaluator:
         return parse_instant(value) if isinstance(value, str) else self.clock()
 
     def record(self, occurrence: Occurrence, *, mailbox: str | None = None,
-               event_id: str | None = None) -> list[str]:
+               event_id: str | None = None) -> tuple[list[str], list[str]]:
+        """Record one occurrence; returns (ids of new findings, ids of every finding it stands for)."""
         now = self.clock()
         recorder = self.runtime.stores.recorder
         if occurrence.cancelled:
             recorder.cancel(self.meeting_facts(occurrence), now, "the event was cancelled")
-            return []
+            return [], []
         try:
             evaluation = evaluate_raw(occurrence.bundle, self.policy)
         except BundleError as exc:  # a gateway defect, not bad input: fail loudly so the message is retried
@@ -136,8 +162,7 @@ class Evaluator:
         if mailbox and event_id and occurrence.organiser_id and mailbox.lower() == occurrence.organiser_id.lower():
             # the organiser's event → its occurrences, so a deletion (which can no longer be read) resolves them
             self.runtime.stores.event_index.put(mailbox, event_id, facts)
-        new: list[str] = outcome.new_findings
-        return new
+        return list(outcome.new_findings), list(outcome.current_findings)
 
     def _apply_exemptions(self, facts: MeetingFacts, bundle: dict[str, Any], now: float) -> None:
         """Standing exemptions (an approved SEN one-to-one series, a visiting author): the findings stay stored,

@@ -12,6 +12,7 @@ from shared.store.queues import QUEUES, poison
 
 RECONCILE_LATE = timedelta(hours=26)  # reconcile runs daily; a day and a bit without one is a gap
 RENEW_MARGIN = timedelta(hours=6)
+OVERDUE_GRACE = timedelta(hours=1)  # past its due time by this much, a pending evaluation is stuck
 
 
 @dataclass(slots=True)
@@ -81,6 +82,18 @@ def assess(*, subscriptions: list[Any], state: dict[str, dict[str, Any] | None],
     return HealthReport(not problems, problems, details)
 
 
+def checked(app: Any, now: datetime | None = None) -> HealthReport:
+    """:func:`snapshot`, or an unhealthy report naming the reason when storage cannot be reached."""
+    from azure.core.exceptions import AzureError
+
+    now = now or datetime.now(tz=UTC)
+    try:
+        return snapshot(app, now)
+    except (AzureError, OSError) as exc:
+        reason = f"storage unreachable ({type(exc).__name__}): findings, queues and subscriptions cannot be read"
+        return HealthReport(False, [reason], {"checkedAt": now.astimezone(UTC).isoformat()})
+
+
 def snapshot(app: Any, now: datetime | None = None) -> HealthReport:
     """Read everything health needs from the running app's stores and queues."""
     now = now or datetime.now(tz=UTC)
@@ -98,5 +111,12 @@ def snapshot(app: Any, now: datetime | None = None) -> HealthReport:
         from shared.graph.permissions import granted_app_roles, wanted_app_roles
 
         roles, wanted = granted_app_roles(settings), wanted_app_roles(settings)
-    return assess(subscriptions=app.subscriptions.records(fresh=True), state=state, depths=depths, now=now,
-                  graph_roles=roles, wanted_roles=wanted or ())
+    overdue = len(stores.pending.overdue(now - OVERDUE_GRACE))
+    report = assess(subscriptions=app.subscriptions.records(fresh=True), state=state, depths=depths, now=now,
+                    graph_roles=roles, wanted_roles=wanted or ())
+    report.details["overdueEvaluations"] = overdue
+    if overdue:
+        report.healthy = False
+        report.problems.append(f"{overdue} evaluation(s) overdue for over an hour: the sweep re-drives them, but "
+                               "they keep failing")
+    return report

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from shared.policy.deployed import deployed_policy
@@ -46,6 +46,8 @@ class Runtime:
     _policy: Policy | None = field(default=None, repr=False)
     consent: ConsentSource | None = None  # the consent register's table unless injected
     pipeline_options: dict[str, Any] = field(default_factory=dict)  # tests and the local runner
+    create_storage: bool = True  # create the tables and container on first use (queues always are)
+    _edge: Runtime | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Runtime:
@@ -58,7 +60,7 @@ class Runtime:
     def stores(self) -> Stores:
         with self._lock:
             if self._stores is None:
-                self._stores = open_stores(self.storage, prefix=self.prefix)
+                self._stores = open_stores(self.storage, prefix=self.prefix, create=self.create_storage)
             return self._stores
 
     @property
@@ -77,8 +79,26 @@ class Runtime:
             return self._queues
 
     @property
+    def edge(self) -> Runtime:
+        """The same storage through quick clients (short timeouts, one retry) that create nothing: what the
+        webhook and health use, so that storage being down is answered within Graph's 3 s (503)."""
+        if self.storage.quick:
+            return self
+        with self._lock:
+            if self._edge is None:
+                self._edge = Runtime(self.settings, replace(self.storage, quick=True), prefix=self.prefix,
+                                     consent=self.consent, create_storage=False)
+            return self._edge
+
+    @property
     def subscriptions(self) -> TableSubscriptionStore:
-        """The clientState table, with the webhook's short-lived cache kept across invocations."""
+        """The clientState table, with the webhook's short-lived cache kept across invocations (one store for
+        the webhook and the subscription manager, so a subscription created here is known at once)."""
+        if self.create_storage:
+            _ = self.stores  # the table exists
+        edge = self.edge
+        if edge is not self:
+            return edge.subscriptions
         stores = self.stores
         with self._lock:
             if self._subscriptions is None:
@@ -159,7 +179,9 @@ class Pipeline:
 
         evaluator = Evaluator(runtime, session, scheduler, policy=policy or runtime.policy, exemptions=exemptions,
                               clock=tick, on_new_findings=on_new_findings)
-        return cls(scheduler, evaluator, Upkeep(runtime, session, scheduler, evaluator, audit=audit, clock=tick))
+        upkeep = Upkeep(runtime, session, scheduler, evaluator, audit=audit, clock=tick)
+        evaluator.reconcile = upkeep.reconcile  # a coalesced reconcile arrives as owed work
+        return cls(scheduler, evaluator, upkeep)
 
     @property
     def policy(self) -> Policy:
@@ -168,8 +190,11 @@ class Pipeline:
     def handle_notifications(self, payload: dict[str, Any]) -> int:
         return self.scheduler.handle_notifications(payload)
 
-    def handle_evaluation(self, payload: dict[str, Any]) -> list[str]:
-        return self.evaluator.handle_evaluation(payload)
+    def handle_evaluation(self, payload: dict[str, Any], attempt: int = 1) -> list[str]:
+        return self.evaluator.handle_evaluation(payload, attempt)
+
+    def sweep(self) -> int:
+        return self.scheduler.sweep()
 
     def handle_lifecycle(self, payload: dict[str, Any]) -> list[str]:
         return self.upkeep.handle_lifecycle(payload)

@@ -1,9 +1,11 @@
 """The timers' work and what Graph's lifecycle notifications ask for: keep the subscriptions alive, recover
 what notifications missed, re-check meetings about to start, and delete records past their retention.
 
-- lifecycle: reauthorize, recreate, and on ``missed`` a reconcile;
+- lifecycle: reauthorize, recreate, and on ``missed`` a reconcile, coalesced like an evaluation (one pending
+  reconcile, delayed by the coalescing window, absorbs every ``missed`` of a burst, whatever the subscription);
 - subscriptions: ensure and renew them;
-- reconcile: call records since a watermark and the organisers' calendars over this week and the next;
+- reconcile: first the sweep (pending evaluations past their due time are re-enqueued), then call records
+  since a watermark and the organisers' calendars over this week and the next;
 - preflight: the options of meetings starting within the hour (options change without an event update);
 - retention: findings, meeting-log entries and evidence older than the retention period, except holds.
 """
@@ -21,10 +23,11 @@ from shared.graph.subscriptions import ReconcileReport
 from shared.ports import Runtime
 from shared.records.audit import AuditLog
 from shared.records.retention import PurgeReport, cutoff_week, purge_older_than
-from shared.routing import call_record, organised_event
+from shared.routing import Work, call_record, organised_event
 from shared.scheduling import Scheduler
 
 CALL_RECORD_OVERLAP = timedelta(minutes=150 + 240)  # Graph's latest delivery plus the longest lesson we expect
+RECONCILE = Work("reconcile|all", {"kind": "reconcile"})  # one pending reconcile covers every mailbox
 
 
 class Upkeep:
@@ -45,10 +48,11 @@ class Upkeep:
             done: str = self.session.run(graph.manager.on_lifecycle(str(item.get("subscriptionId")),
                                                                     str(item.get("lifecycleEvent")), facts))
             outcomes.append(done)
-            if done == "resync":
-                self.runtime.stores.state.add("missed-notifications", {"missed": 1})
-                self.reconcile()
-                self.runtime.stores.state.add("missed-notifications", {"recovered": 1})
+        missed = outcomes.count("resync")
+        if missed:
+            # One reconcile covers every mailbox: a burst of `missed` (one per subscription) schedules one.
+            self.scheduler.schedule(RECONCILE)
+            self.runtime.stores.state.add("missed-notifications", {"missed": missed})
         return outcomes
 
     def ensure_subscriptions(self) -> ReconcileReport:
@@ -65,6 +69,7 @@ class Upkeep:
     def reconcile(self) -> int:
         """Recover what notifications missed: call records since the watermark (overlapping by the longest
         call plus Graph's delay) and every monitored mailbox's calendar over the current and next week."""
+        self.scheduler.sweep()
         now = datetime.fromtimestamp(self.clock(), tz=UTC)
         state = self.runtime.stores.state
         graph = self.session.graph
@@ -90,6 +95,10 @@ class Upkeep:
             scheduled += self.scheduler.schedule(organised_event(mailbox, event))
         state.stamp("call-record-watermark", now)
         state.stamp("reconcile", now, Scheduled=scheduled)
+        missed = state.counts("missed-notifications")  # every `missed` so far is covered by this reconcile
+        outstanding = int(missed.get("missed", 0)) - int(missed.get("recovered", 0))
+        if outstanding > 0:
+            state.add("missed-notifications", {"recovered": outstanding})
         return scheduled
 
     def preflight(self, horizon: timedelta = timedelta(hours=1)) -> int:

@@ -19,7 +19,10 @@ Why raw requests: the SDK's models drop properties they do not declare and turn 
 through the SDK's request adapter (its auth provider and middleware) with ``ResponseHandlerOption(
 NativeResponseHandler())``, and the body is read as JSON. The SDK's own retry handler is switched off: the
 ``GraphTransport`` below retries 429/503/504 itself, honouring ``Retry-After`` within a bounded total wait,
-and raises ``GraphThrottled`` past it, so the queue worker can re-enqueue with Graph's delay.
+and raises ``GraphThrottled`` past it, so the queue worker can re-enqueue with Graph's delay. Other transient
+failures (5xx, timeouts, lost connections) are retried a few times with backoff; within an evaluation
+(:func:`delivery`) what still fails raises ``GraphTransient`` so the queue retries the evaluation, except on the
+message's last delivery, where the reply is handed back and the gateway records it as ``unavailable``.
 
 Pitfalls avoided (docs/graph-facts.md §10–11): every request gets its own ``RequestInformation`` and so its own
 headers (kiota-python#507); the caller owns the credential and ``GraphConnection.aclose`` closes it once
@@ -31,24 +34,59 @@ there (msgraph-sdk#366/#798).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from shared.graph.errors import GraphThrottled
+from shared.graph.errors import GraphThrottled, GraphTransient
 from shared.graph.pacing import MAILBOX_CONCURRENCY, MailboxPacer
 
 GRAPH_V1 = "https://graph.microsoft.com/v1.0"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 RETRY_STATUSES = frozenset({429, 503, 504})
+EXPECTED_4XX = frozenset({403, 404})  # what they are: the gateway records them as unavailable at once
+NO_ANSWER = 599  # the status of a reply that never came (a timeout or a lost connection)
+TRANSIENT_RETRIES = 2  # the gateway's own retries of a 5xx or a lost connection, with backoff
 MAX_BATCH = 20
+# Within an evaluation: (the message's delivery count so far is past the first, this is its last delivery).
+_DELIVERY: contextvars.ContextVar[tuple[bool, bool] | None] = contextvars.ContextVar("graph_delivery", default=None)
+
+
+async def delivery(coro: Awaitable[T_], *, final: bool, first: bool = False) -> T_:
+    """Run ``coro`` as one delivery of an evaluation message: transient Graph failures raise ``GraphTransient``
+    unless ``final`` (the last delivery: the gateway records them as unavailable); an unexpected 4xx raises on
+    the ``first`` delivery only (transient once, then unavailable with the error named)."""
+    token = _DELIVERY.set((first, final))
+    try:
+        return await coro
+    finally:
+        _DELIVERY.reset(token)
+
+
+def transient(status: int) -> bool:
+    return status >= 500 or status in (408, NO_ANSWER)
+
+
+def judge(request_url: str, reply: Reply, expected: frozenset[int] = frozenset()) -> Reply:
+    """Within an evaluation, raise ``GraphTransient`` for a reply a later delivery may get right."""
+    scope = _DELIVERY.get()
+    if scope is None or reply.ok or reply.status in EXPECTED_4XX or reply.status in expected:
+        return reply
+    first, final = scope
+    if final:
+        return reply
+    if transient(reply.status) or first:
+        raise GraphTransient(reply.status, reply.error_text(), request_url.split("?")[0])
+    return reply
 
 JSON = dict[str, Any]
+T_ = TypeVar("T_")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +97,7 @@ class Request:
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
     body: Any = None
+    expected: frozenset[int] = frozenset()  # error statuses the caller reads as an answer (never transient)
 
 
 @dataclass(slots=True)
@@ -134,7 +173,12 @@ class SdkSender:
             info.content = body
             info.headers.try_add("Content-Type", "application/json")
         info.add_request_options([ResponseHandlerOption(NativeResponseHandler())])
-        response = await self.adapter.send_async(info, None, None)
+        import httpx
+
+        try:
+            response = await self.adapter.send_async(info, None, None)
+        except httpx.TransportError as exc:  # a timeout or a lost connection: no answer, a transient failure
+            return Reply(NO_ANSWER, {}, {"error": {"message": f"no answer from Graph ({type(exc).__name__})"}})
         return Reply(
             int(response.status_code),
             {k: v for k, v in response.headers.items()},
@@ -332,9 +376,13 @@ class GraphTransport:
         waited = 0.0
         for attempt in range(self.max_attempts):
             reply = await self._exchange(request)
+            if transient(reply.status) and reply.status not in RETRY_STATUSES and attempt < TRANSIENT_RETRIES:
+                self.stats.retries += 1
+                await self.sleep(self.backoff_seconds * (2**attempt))
+                continue
             if reply.status not in RETRY_STATUSES:
                 self.stats.graph_requests += 1
-                return reply
+                return judge(request.url, reply, request.expected)
             if attempt == self.max_attempts - 1:
                 raise GraphThrottled(self._delay(reply, attempt), request.url, reply.status)
             waited = await self._wait(self._delay(reply, attempt), waited, request.url, reply.status)
@@ -353,7 +401,14 @@ class GraphTransport:
         chunks = [list(range(i, min(i + MAX_BATCH, len(requests)))) for i in range(0, len(requests), MAX_BATCH)]
         results: list[Reply | None] = [None] * len(requests)
         await asyncio.gather(*(self._batch(requests, chunk, results) for chunk in chunks))
-        return [r for r in results if r is not None]
+        replies = [r for r in results if r is not None]
+        # A $batch item that failed transiently is sent again on its own (with the gateway's retries).
+        again = [i for i, r in enumerate(replies) if transient(r.status) and r.status not in RETRY_STATUSES]
+        for i, reply in zip(again, await asyncio.gather(*(self.send(requests[i]) for i in again)), strict=True):
+            replies[i] = reply
+        for request, reply in zip(requests, replies, strict=True):
+            judge(request.url, reply, request.expected)
+        return replies
 
     async def _batch(self, requests: Sequence[Request], indexes: list[int], results: list[Reply | None]) -> None:
         pending = list(indexes)
@@ -385,6 +440,9 @@ class GraphTransport:
                     continue
                 headers = {str(k): str(v) for k, v in (answer.get("headers") or {}).items()}
                 reply = Reply(int(answer.get("status", 500)), headers, answer.get("body"))
+                if transient(reply.status) and reply.status not in RETRY_STATUSES:
+                    results[i] = reply  # sent again on its own by ``many``
+                    continue
                 if reply.status in RETRY_STATUSES:
                     again.append(i)
                     delay = max(delay, self._delay(reply, attempt))

@@ -25,3 +25,10 @@ class GraphThrottled(Exception):
         self.retry_after_seconds = retry_after_seconds
         self.url = url
         self.status = status
+
+
+class GraphTransient(GraphError):
+    """Graph failed in a way a later attempt may not (5xx, a timeout, a lost connection; an unexpected 4xx the
+    first time), past the gateway's own retries. Raised only within an evaluation that is not the message's last
+    delivery (``shared.graph.client.delivery``): the queue retries it with backoff, and the last delivery records
+    the failure as ``unavailable`` evidence of the occurrence instead."""

@@ -24,7 +24,11 @@ Entry points (all async; one ``GraphGateway`` per worker process and event loop)
 Failures: 403 and 404 become ``unavailable`` entries (a 403 on the online meeting marks the meeting, its
 reports, recordings and transcripts unavailable, as the same application access policy governs them); a
 refusal to list a channel meeting's recordings or transcripts is ``unsupported``; throttling past the retry
-budget raises ``GraphThrottled`` (``shared.graph.client``).
+budget raises ``GraphThrottled`` (``shared.graph.client``). Transient failures (5xx, timeouts, lost
+connections, an unexpected 4xx once) raise ``GraphTransient`` within an evaluation until its last delivery,
+whose bundle records them as ``unavailable`` under the occurrence's own key; a later good read replaces it.
+An event or call record that cannot be read for any other reason than 403/404 raises ``GraphError``: without
+it the occurrence is unknown, so the message goes to the poison queue (and health) rather than to a phantom.
 
 Bundles hold Graph's JSON exactly as sent, minus ``@odata.context`` and paging links (``sessions@odata.nextLink``
 pages are merged in); see ``docs/evidence-bundle.md``.
@@ -45,6 +49,7 @@ from zoneinfo import ZoneInfo
 from shared.evidence.meeting import normalise_join_url, thread_from_join_url
 from shared.graph.client import GraphTransport, Reply, Request
 from shared.graph.directory import ConsentSource, DirectoryCache, DirectoryFacts, ok_items
+from shared.graph.errors import GraphError
 from shared.occurrence import OccurrenceKey
 
 JSON = dict[str, Any]
@@ -58,6 +63,7 @@ PREFER_ENUMS = "include-unknown-enum-members"
 PREFER_UTC = 'outlook.timezone="UTC"'
 EARLY = timedelta(minutes=30)  # a call may start this long before the scheduled start and still be that occurrence
 LATE = timedelta(minutes=30)  # artefacts and reports up to this long after the last call / scheduled end
+UNSUPPORTED_STATUSES = frozenset({400, 501})
 WINDOWS_ZONES = {"GMT Standard Time": "Europe/London", "UTC": "UTC", "Coordinated Universal Time": "UTC"}
 
 
@@ -261,8 +267,10 @@ class GraphGateway:
         reply = await self.transport.get(
             f"/users/{mailbox_id}/events/{quote(event_id, safe='')}?$select={EVENT_SELECT}", {"Prefer": PREFER_UTC}
         )
-        if not reply.ok:
+        if reply.status in (403, 404):  # deleted since, or no access: nothing to evaluate
             return []
+        if not reply.ok:  # past the transport's retries and the queue's: the evaluation must fail loudly
+            raise GraphError(reply.status, reply.error_text(), "event")
         event = clean(reply.json)
         instances = [event]
         if event.get("type") == "seriesMaster":
@@ -282,6 +290,10 @@ class GraphGateway:
         record = records.get(call_record_id)
         if record is None:
             reason = errors.get(call_record_id, "404 not found")
+            if not reason.startswith(("403", "404")):
+                # The occurrence is unknown without its record: fail loudly (queue retries, then the poison
+                # queue and health) rather than record an unavailability under a key of its own.
+                raise GraphError(int(reason.split()[0]) if reason.split()[0].isdigit() else 500, reason, "callRecord")
             bundle = self._bundle(facts, [], [{"kind": "callRecord", "reason": reason}])
             return [GatheredOccurrence(OccurrenceKey.call(call_record_id), bundle, True, None, None, None, None)]
         organiser = _user_id_of((record.get("organizer_v2") or {}).get("identity"))[0] or (
@@ -645,8 +657,9 @@ class GraphGateway:
             base = f"/users/{organiser}/onlineMeetings/{quote(str(meeting['id']), safe='')}"
             requests += [
                 Request("GET", f"{base}/attendanceReports"),
-                Request("GET", f"{base}/recordings"),
-                Request("GET", f"{base}/transcripts"),
+                # a channel meeting's refusal (400/501) is an answer: ``unsupported``, not a transient failure
+                Request("GET", f"{base}/recordings", expected=UNSUPPORTED_STATUSES),
+                Request("GET", f"{base}/transcripts", expected=UNSUPPORTED_STATUSES),
             ]
         elif work.meeting_error is not None and work.join_url:
             reason = work.meeting_error.error_text()

@@ -7,10 +7,14 @@ Reads the Functions platform's own storage settings (``AzureWebJobsStorage`` or 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 PLATFORM_STORAGE = "AzureWebJobsStorage"
+# The webhook's and health's clients (``quick``): Graph wants the webhook's answer within 3 s, so one retry
+# and short timeouts, then the caller answers 503 (the SDKs' defaults retry for over a minute).
+QUICK_TIMEOUT_SECONDS = 2
+QUICK_RETRIES = 1
 
 
 class StorageConfigError(ValueError):
@@ -26,6 +30,8 @@ class StorageConfig:
     client_id: str | None = None  # user-assigned managed identity
     connection_timeout: float | None = None  # seconds; None: the SDK's defaults (the app's own clients)
     retries: int | None = None
+    quick: bool = False  # short timeouts and one retry (the webhook, health)
+    options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  # passed to every client
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> StorageConfig:
@@ -57,13 +63,20 @@ class StorageConfig:
         in one line, that storage cannot be reached, instead of retrying for minutes."""
         return replace(self, connection_timeout=timeout, retries=retries)
 
-    def _options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {}
+    def _options(self, **quick: Any) -> dict[str, Any]:
+        options: dict[str, Any] = dict(self.options)
         if self.connection_timeout is not None:
             options.update(connection_timeout=self.connection_timeout, read_timeout=self.connection_timeout * 4)
         if self.retries is not None:
             options.update(retry_total=self.retries, retry_backoff_factor=0.5, retry_backoff_max=2)
+        if self.quick:
+            options.update(quick, connection_timeout=QUICK_TIMEOUT_SECONDS, read_timeout=QUICK_TIMEOUT_SECONDS)
         return options
+
+    def _storage_options(self, retry: Any) -> dict[str, Any]:
+        if not self.quick:
+            return self._options()
+        return self._options(retry_policy=retry(backoff=0.2, random_jitter_range=0, retry_total=QUICK_RETRIES))
 
     def credential(self) -> Any:
         from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
@@ -75,32 +88,35 @@ class StorageConfig:
     def table_service(self) -> Any:
         from azure.data.tables import TableServiceClient
 
+        options = self._options(retry_total=QUICK_RETRIES, retry_backoff_factor=0.2, retry_backoff_max=1)
         if self.connection_string:
             try:
-                return TableServiceClient.from_connection_string(self.connection_string, **self._options())
+                return TableServiceClient.from_connection_string(self.connection_string, **options)
             except ValueError:  # the SDK's own parse; never quote the string (it holds the account key)
                 raise StorageConfigError(CONNECTION_STRING_HELP) from None
-        return TableServiceClient(endpoint=self.table_url or "", credential=self.credential(), **self._options())
+        return TableServiceClient(endpoint=self.table_url or "", credential=self.credential(), **options)
 
     def queue_service(self) -> Any:
-        from azure.storage.queue import QueueServiceClient
+        from azure.storage.queue import LinearRetry, QueueServiceClient
 
+        options = self._storage_options(LinearRetry)
         if self.connection_string:
             try:
-                return QueueServiceClient.from_connection_string(self.connection_string, **self._options())
+                return QueueServiceClient.from_connection_string(self.connection_string, **options)
             except ValueError:  # the SDK's own parse; never quote the string (it holds the account key)
                 raise StorageConfigError(CONNECTION_STRING_HELP) from None
-        return QueueServiceClient(account_url=self.queue_url or "", credential=self.credential(), **self._options())
+        return QueueServiceClient(account_url=self.queue_url or "", credential=self.credential(), **options)
 
     def blob_service(self) -> Any:
-        from azure.storage.blob import BlobServiceClient
+        from azure.storage.blob import BlobServiceClient, LinearRetry
 
+        options = self._storage_options(LinearRetry)
         if self.connection_string:
             try:
-                return BlobServiceClient.from_connection_string(self.connection_string, **self._options())
+                return BlobServiceClient.from_connection_string(self.connection_string, **options)
             except ValueError:  # the SDK's own parse; never quote the string (it holds the account key)
                 raise StorageConfigError(CONNECTION_STRING_HELP) from None
-        return BlobServiceClient(account_url=self.blob_url or "", credential=self.credential(), **self._options())
+        return BlobServiceClient(account_url=self.blob_url or "", credential=self.credential(), **options)
 
 
 CONNECTION_STRING_HELP = ("not a storage connection string; expected Key=Value pairs separated by ';' "

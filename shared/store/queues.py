@@ -17,6 +17,9 @@ LIFECYCLE = "graph-lifecycle"  # lifecycle events (reauthorize, removed, missed)
 EVALUATIONS = "occurrence-evaluations"  # coalesced, delayed "evaluate occurrence X" work
 QUEUES = (NOTIFICATIONS, LIFECYCLE, EVALUATIONS)
 MESSAGE_ENCODING = "base64"
+# host.json ``extensions.queues.maxDequeueCount``: deliveries of one message before the host keeps it in the
+# poison queue (a test holds the two equal). The last delivery records what Graph could not serve.
+MAX_DELIVERIES = 5
 MAX_VISIBILITY_DELAY = 7 * 24 * 3600 - 60  # the service's limit for a message's initial invisibility
 
 

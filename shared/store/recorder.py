@@ -13,6 +13,7 @@ from typing import Any
 from shared.engine import Evaluation
 from shared.store.evidence import EvidenceStore
 from shared.store.findings import SETTING_RULES, FindingStore, MeetingFacts
+from shared.store.keys import finding_id, finding_row_key
 from shared.store.meetings import ConcurrentUpdate, MeetingLogStore, fullness
 
 EVIDENCE_KEYS = ("event", "onlineMeeting", "attendanceReports", "callRecord", "callRecords", "recordings",
@@ -25,6 +26,7 @@ class RecordOutcome:
     new_findings: list[str] = field(default_factory=list)
     resolved_findings: list[str] = field(default_factory=list)
     reason: str = ""
+    current_findings: list[str] = field(default_factory=list)  # every finding this evaluation stands for
 
 
 def evidence_kinds(bundle: dict[str, Any] | None) -> int:
@@ -76,7 +78,9 @@ class Recorder:
         self.meetings.write(meeting, evaluation, evidence_kinds=kinds, now=now, previous=previous,
                             settings_frozen_at=settings_frozen_at, evidence_blob=blob,
                             findings_count=findings_count)
-        return RecordOutcome(True, new, resolved)
+        current = sorted({finding_id(meeting.week, finding_row_key(meeting.occurrence_id, f.rule, f.subject))
+                          for f in evaluation.findings})
+        return RecordOutcome(True, new, resolved, current_findings=current)
 
     def cancel(self, meeting: MeetingFacts, now: float, reason: str) -> list[str]:
         """A cancelled, moved or deleted event resolves its old occurrence's open findings, when the meeting

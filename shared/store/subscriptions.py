@@ -2,7 +2,9 @@
 
 The subscription manager stores a record (with its random clientState) *before* asking Graph for the
 subscription, so the validation handshake and the first notifications find it. The webhook reads the table
-through a short-lived cache and compares clientState values in constant time.
+through a short-lived cache and compares clientState values in constant time. An unknown subscription id
+re-reads the table at most once every ``miss_refresh_seconds`` (a brand-new subscription is found within that
+time; a flood of forged ids costs one read per interval, not one per item).
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ def _row(resource: str) -> str:
 
 
 class TableSubscriptionStore:
-    def __init__(self, table: Any, *, cache_seconds: float = 30.0) -> None:
+    def __init__(self, table: Any, *, cache_seconds: float = 30.0, miss_refresh_seconds: float = 2.0) -> None:
         self.table = table
         self.cache_seconds = cache_seconds
+        self.miss_refresh_seconds = miss_refresh_seconds
         self._cache: tuple[float, list[StoredSubscription]] | None = None
 
     # The subscription manager's protocol (async; the table client is sync and fast).
@@ -59,6 +62,8 @@ class TableSubscriptionStore:
     def client_state_ok(self, subscription_id: str, received: str) -> bool:
         """For the webhook: the stored clientState of this subscription (or of one being created) matches."""
         for fresh in (False, True):  # a miss re-reads the table once: the subscription may be brand new
+            if fresh and self._cache is not None and time.monotonic() - self._cache[0] < self.miss_refresh_seconds:
+                break  # read moments ago: an unknown id stays unknown until the next interval
             records = self.records(fresh=fresh)
             for record in records:
                 if record.subscription_id == subscription_id:

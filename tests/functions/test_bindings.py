@@ -25,6 +25,7 @@ def test_every_function_has_a_distinct_name_and_the_expected_trigger(app_functio
         "notification_worker": "queueTrigger", "evaluation_worker": "queueTrigger", "lifecycle_worker": "queueTrigger",
         "subscriptions_timer": "timerTrigger", "preflight_timer": "timerTrigger", "reconcile_timer": "timerTrigger",
         "retention_timer": "timerTrigger", "digest_timer": "timerTrigger", "alert_flush": "timerTrigger",
+            "pending_sweep_timer": "timerTrigger",
     }
 
 
@@ -61,5 +62,15 @@ def test_timer_schedules_come_from_declared_app_settings(app_functions: dict[str
         if name == "alert_flush":
             assert schedule == "0 1,16,31,46 * * * *"  # every quarter hour: alerts wait at most 15 minutes
             continue
+        if name == "pending_sweep_timer":
+            assert schedule == "0 */10 * * * *"  # owed evaluations past due are re-driven within ten minutes
+            continue
         assert schedule.startswith("%") and schedule.endswith("%"), name
         assert schedule.strip("%") in declared, name
+
+
+def test_the_last_delivery_the_evaluator_counts_on_is_host_json_s() -> None:
+    from devtools.runner import HOST
+    from shared.store.queues import MAX_DELIVERIES
+
+    assert HOST["extensions"]["queues"]["maxDequeueCount"] == MAX_DELIVERIES
