@@ -228,6 +228,7 @@ class GraphGateway:
     ) -> None:
         self.transport = transport
         self.call_index: CallRecordIndex = call_index if call_index is not None else MemoryCallRecordIndex()
+        self.policy_refused: set[str] = set()  # organisers whose meetings answered "No application access policy"
         self.tenant_id = tenant_id
         self.naive = naive
         if naive:
@@ -460,6 +461,10 @@ class GraphGateway:
     def _take_meeting(self, work: _Work, reply: Reply) -> None:
         if not reply.ok:
             work.meeting_error = reply
+            if reply.status == 403 and "application access policy" in reply.error_text().lower() and work.organiser_id:
+                # Teams' application access policy does not cover this organiser (group policy reaches direct
+                # members only, and takes up to 24 hours): named in health and the digest so the admin adds them.
+                self.policy_refused.add(work.organiser_id)
             return
         found = ok_items(reply)
         if found:
