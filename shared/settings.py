@@ -193,6 +193,9 @@ SETTINGS: tuple[Setting, ...] = (
             "graph/lifecycle routes. Empty: subscriptions are not managed.", _url, default=""),
     Setting("VCAUDIT_WEBHOOK_KEY", "webhook_key", "The function key Graph sends with every delivery (?code=); "
             "keep it in Key Vault and reference it. Empty: no key in the subscription URLs.", _secret, default=""),
+    Setting("VCAUDIT_WATCH_ADHOC_CALLS", "watch_adhoc_calls", "True when the school granted CallRecordings.Read.All "
+            "and CallTranscripts.Read.All (azd parameter watchAdhocCalls): ad hoc calls' recordings and transcripts "
+            "are watched. False: they are not, and coverage says so.", _bool, default="false"),
     Setting("VCAUDIT_SCHEDULE_SUBSCRIPTIONS", "schedule_subscriptions", "When subscriptions are ensured and "
             "renewed (NCRONTAB, UTC).", _schedule, default="0 7 */4 * * *"),
     Setting("VCAUDIT_SCHEDULE_PREFLIGHT", "schedule_preflight", "When the options of meetings starting within "
@@ -237,6 +240,7 @@ class Settings:
     graph_base_url: str = "https://graph.microsoft.com/v1.0"
     webhook_base_url: str = ""
     webhook_key: str = ""
+    watch_adhoc_calls: bool = False
     schedule_subscriptions: str = "0 7 */4 * * *"
     schedule_preflight: str = "0 */15 6-18 * * 1-5"
     schedule_reconcile: str = "0 20 */6 * * *"

@@ -47,6 +47,7 @@ from shared.graph.client import GraphTransport, Reply, Request
 from shared.graph.directory import ConsentSource, DirectoryCache, DirectoryFacts, ok_items
 from shared.graph.index import CallRecordIndex, MemoryCallRecordIndex
 from shared.occurrence import OccurrenceKey
+from shared.routing import ADHOC_PREFIX
 
 JSON = dict[str, Any]
 
@@ -224,11 +225,14 @@ class GraphGateway:
         series_horizon: timedelta = timedelta(days=28),
         naive: bool = False,
         call_index: CallRecordIndex | None = None,
+        policy_refused: set[str] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.transport = transport
         self.call_index: CallRecordIndex = call_index if call_index is not None else MemoryCallRecordIndex()
-        self.policy_refused: set[str] = set()  # organisers whose meetings answered "No application access policy"
+        # organisers whose meetings answered "No application access policy" (``add`` is all that is used: the
+        # session passes a set that also records them for health and the digest)
+        self.policy_refused: set[str] = policy_refused if policy_refused is not None else set()
         self.tenant_id = tenant_id
         self.naive = naive
         if naive:
@@ -408,6 +412,8 @@ class GraphGateway:
         self, kind: str, meeting_id: str, item_id: str, organiser_id: str | None
     ) -> list[GatheredOccurrence]:
         facts = await self.directory.facts()
+        if meeting_id.startswith(ADHOC_PREFIX):
+            return await self._adhoc_artefact(facts, kind, meeting_id.removeprefix(ADHOC_PREFIX), item_id)
         organiser = organiser_id or organiser_from_meeting_id(meeting_id)
         if not organiser:
             return []
@@ -424,6 +430,27 @@ class GraphGateway:
             return []
         ended = parse_time(item_reply.json.get("endDateTime")) or created
         return [await self._from_anchor(facts, organiser, str(join), created, ended, {})]
+
+    async def _adhoc_artefact(self, facts: DirectoryFacts, kind: str, call_id: str, item_id: str) -> list[GatheredOccurrence]:
+        """A recording or transcript of an ad hoc call, read through the ``adhocCalls`` routes — never the online
+        meeting ones (https://learn.microsoft.com/en-us/graph/api/adhoccall-list-recordings,
+        https://learn.microsoft.com/en-us/graph/api/adhoccall-list-transcripts). Keyed by the call; in scope when
+        a pupil organised it (the call record, when it arrives, brings who was there)."""
+        url = f"/communications/adhocCalls/{quote(call_id, safe='')}/{kind}/{quote(item_id, safe='')}"
+        reply = await self.transport.get(url)
+        key = OccurrenceKey.call(f"adhoc:{call_id}")
+        if not reply.ok:
+            bundle = self._bundle(facts, [], [{"kind": kind, "reason": reply.error_text()}])
+            return [GatheredOccurrence(key, bundle, True, None, None, None, None)]
+        item = clean(reply.json)
+        organiser = _user_id_of(item.get("meetingOrganizer"))[0]
+        created = parse_time(item.get("createdDateTime"))
+        await self.directory.classify(facts, [organiser] if organiser else [])
+        in_scope = facts.role(organiser) == "pupil"
+        bundle = self._bundle(facts, [], [])
+        if in_scope:
+            bundle[kind] = [item]
+        return [GatheredOccurrence(key, bundle, in_scope, created, created, organiser, None)]
 
     async def _lone_call(self, facts: DirectoryFacts, record: JSON) -> GatheredOccurrence:
         """A call with no meeting (peer-to-peer, or a group call with no join URL): keyed by its record id."""
@@ -464,7 +491,8 @@ class GraphGateway:
             if reply.status == 403 and "application access policy" in reply.error_text().lower() and work.organiser_id:
                 # Teams' application access policy does not cover this organiser (group policy reaches direct
                 # members only, and takes up to 24 hours): named in health and the digest so the admin adds them.
-                self.policy_refused.add(work.organiser_id)
+                name = (((work.event or {}).get("organizer") or {}).get("emailAddress") or {}).get("name")
+                self.policy_refused.add(f"{name} ({work.organiser_id})" if name else work.organiser_id)
             return
         found = ok_items(reply)
         if found:
