@@ -431,7 +431,9 @@ class GraphGateway:
         ended = parse_time(item_reply.json.get("endDateTime")) or created
         return [await self._from_anchor(facts, organiser, str(join), created, ended, {})]
 
-    async def _adhoc_artefact(self, facts: DirectoryFacts, kind: str, call_id: str, item_id: str) -> list[GatheredOccurrence]:
+    async def _adhoc_artefact(
+        self, facts: DirectoryFacts, kind: str, call_id: str, item_id: str
+    ) -> list[GatheredOccurrence]:
         """A recording or transcript of an ad hoc call, read through the ``adhocCalls`` routes — never the online
         meeting ones (https://learn.microsoft.com/en-us/graph/api/adhoccall-list-recordings,
         https://learn.microsoft.com/en-us/graph/api/adhoccall-list-transcripts). Keyed by the call; in scope when

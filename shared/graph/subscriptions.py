@@ -252,9 +252,9 @@ class SubscriptionManager:
         desired = self.desired(facts)
         live = await self.live()
         stored = {norm_resource(r.resource): r for r in await self.store.all()}
-        for key, record in stored.items():
-            if record.lifetime_minutes:
-                self._lifetimes[key] = record.lifetime_minutes
+        for key, row in stored.items():
+            if row.lifetime_minutes:
+                self._lifetimes[key] = row.lifetime_minutes
         live_by_resource: dict[str, list[JSON]] = {}
         for sub in live:
             live_by_resource.setdefault(norm_resource(str(sub.get("resource", ""))), []).append(sub)
