@@ -27,10 +27,10 @@ from typing import Any
 
 from devtools.graphsim import GraphSimulator, Tenant, generate
 from shared.graph.calendar import CalendarReader
-from shared.graph.index import MemoryDeltaLinks
 from shared.graph.client import GraphTransport, connect
 from shared.graph.directory import StaticConsent
 from shared.graph.gateway import GraphGateway
+from shared.graph.index import MemoryDeltaLinks
 
 WEEK_AFTER = datetime(2026, 3, 16, 12, tzinfo=UTC)  # "now": the generated week (from 2026-03-09) is over
 
