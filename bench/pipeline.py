@@ -129,7 +129,7 @@ def end_to_end(functions: list[Any], azurite: Any, label: str, tenant: Any) -> N
                               "VCAUDIT_MONITOR_PUPIL_MAILBOXES": "false"})
     app = Runtime(settings, StorageConfig.from_connection_string(azurite.connection_string),
                   prefix="bench" + uuid.uuid4().hex[:6], consent=StaticConsent(frozenset(tenant.consent)))
-    runner = LocalRunner(functions, app.queues)
+    runner = LocalRunner(functions, app.queues, keys=["bench-function-key-0123456789"])
     base = runner.start_http()
     app.settings = replace(settings, webhook_base_url=base + "/api", webhook_key="bench-function-key-0123456789")
     app.pipeline_options = {"graph_factory": graph_factory(sim, []), "coalesce_seconds": 0,

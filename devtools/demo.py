@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         gathers: list[str] = []
         app = Runtime(settings, StorageConfig.from_connection_string(azurite.connection_string), prefix="demo",
                       consent=StaticConsent(frozenset(tenant.consent)))
-        runner = LocalRunner(functions, app.queues)
+        runner = LocalRunner(functions, app.queues, keys=["demo-function-key-0123456789"])
         base = runner.start_http()
         app.settings = replace(settings, webhook_base_url=base + "/api", webhook_key="demo-function-key-0123456789")
         app.pipeline_options = {"graph_factory": graph_factory(sim, gathers), "coalesce_seconds": 0,

@@ -72,6 +72,7 @@ def subscribe(stack: Stack) -> None:
     assert len(stack.sim.subscriptions) >= 2
 
 
+@pytest.mark.timeout(1500)  # a whole simulated week over HTTP: minutes on a busy two-core machine
 def test_a_school_week_yields_exactly_the_expected_findings(stack: Stack) -> None:
     subscribe(stack)
     occs = stack.tenant.occurrences
