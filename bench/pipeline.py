@@ -117,7 +117,7 @@ def findings_rate(azurite: Any) -> None:
 
 
 def end_to_end(functions: list[Any], azurite: Any, label: str, tenant: Any) -> None:
-    from devtools.graphsim import LEGACY_GATEWAY_SWITCHES, GraphSimulator
+    from devtools.graphsim import GraphSimulator
     from devtools.localstack import graph_factory, group_ids
     from devtools.runner import LocalRunner
     from shared import runtime as runtime_module
@@ -126,7 +126,7 @@ def end_to_end(functions: list[Any], azurite: Any, label: str, tenant: Any) -> N
     from shared.settings import load_settings
     from shared.store.connection import StorageConfig
 
-    sim = GraphSimulator(tenant, **LEGACY_GATEWAY_SWITCHES)
+    sim = GraphSimulator(tenant)
     sim.start()
     settings = load_settings({"VCAUDIT_TENANT_ID": tenant.tenant_id,
                               "VCAUDIT_STAFF_GROUP_IDS": group_ids(tenant, "All Staff"),

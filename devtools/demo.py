@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import function_app
     from devtools.azurite import Azurite, AzuriteNotInstalled
-    from devtools.graphsim import LEGACY_GATEWAY_SWITCHES, GraphSimulator, generate
+    from devtools.graphsim import GraphSimulator, generate
     from devtools.localstack import graph_factory, group_ids
     from devtools.runner import LocalRunner
     from shared import runtime as runtime_module
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     except AzuriteNotInstalled as exc:
         say(f"vcaudit demo: {exc}")
         return 2
-    sim = GraphSimulator(tenant, **LEGACY_GATEWAY_SWITCHES)
+    sim = GraphSimulator(tenant)
     sim.start()
     functions = function_app.app.get_functions()
     try:

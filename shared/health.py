@@ -46,8 +46,20 @@ def assess(*, subscriptions: list[Any], state: dict[str, dict[str, Any] | None],
     subs = []
     for record in subscriptions:
         expiry = record.expiration
-        entry = {"resource": record.resource, "id": record.subscription_id, "expires": _iso(expiry)}
-        if record.subscription_id is None:
+        status = getattr(record, "status", "pending")
+        label = getattr(record, "label", "") or record.resource
+        entry = {"resource": record.resource, "id": record.subscription_id, "expires": _iso(expiry),
+                 "status": status, "watches": label}
+        if status == "not-attempted":
+            entry["reason"] = getattr(record, "reason", "")
+            subs.append(entry)  # not wanted (a permission the school declined): coverage, not a gap
+            continue
+        if status == "failing":
+            entry.update(error={"status": record.error_status, "code": record.error_code,
+                                "message": record.error_message}, since=_iso(record.failing_since))
+            problems.append(f"{label} is not watched (since {_iso(record.failing_since)}): Graph answered "
+                            f"{record.error_status} {record.error_code} {record.error_message}".rstrip())
+        elif record.subscription_id is None:
             problems.append(f"subscription for {record.resource} was never confirmed by Graph")
         elif expiry is None or expiry <= now:
             problems.append(f"subscription for {record.resource} has lapsed: notifications are not arriving")
@@ -60,6 +72,11 @@ def assess(*, subscriptions: list[Any], state: dict[str, dict[str, Any] | None],
     for name, count in poisoned.items():
         if count:
             problems.append(f"{count} message(s) in {poison(name)}: some meetings may not have been evaluated")
+    refused = sorted(k for k, v in (state.get("no-access-policy") or {}).items()
+                     if k not in ("PartitionKey", "RowKey", "Timestamp", "etag") and v)
+    if refused:
+        problems.append("no Teams application access policy for " + ", ".join(refused) + ": their meetings, "
+                        "reports, recordings and transcripts cannot be read; add them to the policy")
     reconcile = (state.get("reconcile") or {}).get("At")
     if isinstance(reconcile, datetime) and now - reconcile > RECONCILE_LATE:
         problems.append("reconcile has not run for over a day: missed notifications are not being recovered")
@@ -76,6 +93,7 @@ def assess(*, subscriptions: list[Any], state: dict[str, dict[str, Any] | None],
         "lastReconcile": _iso(reconcile),
         "lastDigest": _iso((state.get("digest") or {}).get("At")),
         "webhookDropped": (state.get("webhook-dropped-counts") or {}),
+        "noAccessPolicy": refused,
     }
     if graph_roles is not None:
         details["graphPermissions"] = {"missing": missing_roles, "granted": sorted(graph_roles)}
@@ -101,6 +119,7 @@ def snapshot(app: Any, now: datetime | None = None) -> HealthReport:
     state = {name: stores.state.get(name) for name in ("last-notification", "reconcile", "digest",
                                                         "digest-ambiguous")}
     state["webhook-dropped-counts"] = dict(stores.state.counts("webhook-dropped"))
+    state["no-access-policy"] = dict(stores.state.counts("no-access-policy"))
     depths = {}
     for name in QUEUES:
         depths[name] = app.queues.depth(name)

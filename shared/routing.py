@@ -18,6 +18,13 @@ CALL_RESOURCE = re.compile(r"^/?communications/callRecords/([^/?]+)$", re.IGNORE
 ARTEFACT_RESOURCE = re.compile(
     r"^/?communications/onlineMeetings\('?([^')]+)'?\)/(recordings|transcripts)\('?([^')]+)'?\)", re.IGNORECASE)
 
+# Ad hoc calls' recordings and transcripts (subscribed only when the school granted the permissions):
+# communications/adhocCalls('{callId}')/recordings('{id}') —
+# https://learn.microsoft.com/en-us/graph/teams-changenotifications-callrecording-and-calltranscript
+ADHOC_RESOURCE = re.compile(
+    r"^/?communications/adhocCalls\('?([^')]+)'?\)/(recordings|transcripts)\('?([^')]+)'?\)", re.IGNORECASE)
+ADHOC_PREFIX = "adhocCall:"  # an artefact's meetingId naming an ad hoc call, not an online meeting
+
 
 @dataclass(frozen=True, slots=True)
 class Work:
@@ -59,6 +66,10 @@ def route(items: Iterable[dict[str, Any]]) -> Routed:
             kind = "recording" if m.group(2).lower() == "recordings" else "transcript"
             routed.work.append(Work(f"artefact|{m.group(1)}", {"kind": kind, "meetingId": m.group(1),
                                                                 "id": m.group(3)}))
+        elif m := ADHOC_RESOURCE.match(resource):
+            kind = "recording" if m.group(2).lower() == "recordings" else "transcript"
+            routed.work.append(Work(f"adhoc|{m.group(1)}", {"kind": kind, "meetingId": ADHOC_PREFIX + m.group(1),
+                                                             "id": m.group(3)}))
         else:
             routed.skipped += 1
     return routed

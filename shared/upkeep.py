@@ -4,8 +4,9 @@ what notifications missed, re-check meetings about to start, and delete records 
 - lifecycle: reauthorize, recreate, and on ``missed`` a reconcile, coalesced like an evaluation (one pending
   reconcile, delayed by the coalescing window, absorbs every ``missed`` of a burst, whatever the subscription);
 - subscriptions: ensure and renew them;
-- reconcile: first the sweep (pending evaluations past their due time are re-enqueued), then call records
-  since a watermark and the organisers' calendars over this week and the next;
+- reconcile: first the sweep (pending evaluations past their due time are re-enqueued), then call records since
+  a watermark into the call-record index (gathering only those never notified) and each monitored mailbox's
+  calendar over this week and the next through calendarView/delta and its stored link;
 - preflight: the options of meetings starting within the hour (options change without an event update);
 - retention: findings, meeting-log entries and evidence older than the retention period, except holds.
 """
@@ -74,11 +75,12 @@ class Upkeep:
         state = self.runtime.stores.state
         graph = self.session.graph
         mark = (state.get("call-record-watermark") or {}).get("At")
-        since = (mark if isinstance(mark, datetime) else now - timedelta(days=7)) - CALL_RECORD_OVERLAP
+        since = (mark if isinstance(mark, datetime) else now - timedelta(days=1)) - CALL_RECORD_OVERLAP
         scheduled = 0
-        for record in self.session.run(graph.calendar.call_records_since(since)):
-            if isinstance(record.get("id"), str):
-                scheduled += self.scheduler.schedule(call_record(record["id"]))
+        # Call records by a startDateTime window, paged, into vcaudit's index: only those whose notification was
+        # missed (unknown to the index) are gathered.
+        for record_id in self.session.run(graph.gateway.index_call_records(since, now)):
+            scheduled += self.scheduler.schedule(call_record(record_id))
 
         async def calendars() -> list[tuple[str, dict[str, Any]]]:
             facts = await graph.gateway.directory.facts()
@@ -88,7 +90,12 @@ class Upkeep:
             end = (now + timedelta(days=14 - now.weekday())).strftime("%Y-%m-%dT00:00:00Z")
             found: list[tuple[str, dict[str, Any]]] = []
             for mailbox in mailboxes:
-                found.extend((mailbox, item) for item in await graph.calendar.organised_events(mailbox, start, end))
+                key = f"{mailbox}|{start}"  # a new week is a new window: a fresh delta round
+                items, link = await graph.calendar.organised_changes(mailbox, start, end,
+                                                                     await graph.delta_links.get(key))
+                if link:
+                    await graph.delta_links.put(key, link)
+                found.extend((mailbox, item) for item in items)
             return found
 
         for mailbox, event in self.session.run(calendars()):

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shared.digest.mail import MailSender
 from shared.digest.model import TREND_WEEKS, Digest, DigestInputs, HealthFacts, build_digest
@@ -90,8 +91,13 @@ def _describe(resource: str) -> str:
 
 def health_facts(ctx: MailContext, week: str, now: datetime) -> HealthFacts:
     records = ctx.stores.subscriptions().records(fresh=True)
-    lapsed = tuple(_describe(r.resource) for r in records
-                   if not r.subscription_id or (r.expiration is not None and r.expiration < now))
+    lapsed = tuple(_describe(r.resource) for r in records if r.status not in ("failing", "not-attempted")
+                   and (not r.subscription_id or (r.expiration is not None and r.expiration < now)))
+    zone = ZoneInfo(ctx.settings.time_zone)
+    not_watched = tuple(not_watched_sentence(r, now, zone) for r in records if r.status == "failing")
+    not_covered = tuple(f"{(r.label or _describe(r.resource)).capitalize()} are not watched: {r.reason}"
+                        for r in records if r.status == "not-attempted")
+    refused = tuple(sorted(ctx.stores.state.counts("no-access-policy")))
     last = ctx.stores.state.get(LAST_NOTIFICATION)
     last_at = last.get("At") if last else None
     earlier = previous_weeks(week, 2)[0]
@@ -119,7 +125,33 @@ def health_facts(ctx: MailContext, week: str, now: datetime) -> HealthFacts:
         missed=int(missed.get("missed", 0)),
         missed_unrecovered=max(0, int(missed.get("missed", 0)) - int(missed.get("recovered", 0))),
         poison=poisoned, send_problems=tuple(dict.fromkeys(problems)),
-        expect_subscriptions=ctx.expect_subscriptions)
+        expect_subscriptions=ctx.expect_subscriptions, not_watched=not_watched, not_covered=not_covered,
+        no_access_policy=refused)
+
+
+def not_watched_sentence(record: Any, now: datetime, zone: ZoneInfo) -> str:
+    """"Mrs Khan's calendar has not been watched since Tuesday: the mailbox is outside the scope the school
+    granted" — from a failing subscription row."""
+    what = record.label or _describe(record.resource)
+    since = record.failing_since
+    when = ""
+    if isinstance(since, datetime):
+        local, today = since.astimezone(zone), now.astimezone(zone)
+        days = (today.date() - local.date()).days
+        when = (" since today" if days == 0 else f" since {local:%A}" if days < 7
+                else f" since {local:%A} {local.day} {local:%B}")
+    message = f"{record.error_code} {record.error_message}".lower()
+    if record.error_status == 403 and "/events" in record.resource.lower():
+        why = "the mailbox is outside the scope the school granted"
+    elif record.error_status == 403:
+        why = "the school has not granted the permission Graph needs for it"
+    elif record.error_status == 400 and "expiration" in message:
+        why = "Graph refused the subscription's lifetime"
+    elif record.error_status == 404:
+        why = "Graph cannot find it (the account may have no mailbox)"
+    else:
+        why = f"Graph refused it ({record.error_status or 'no answer'})"
+    return f"{what[:1].upper()}{what[1:]} has not been watched{when}: {why}"
 
 
 def latest_directory(ctx: MailContext, meetings: list[dict[str, Any]]) -> dict[str, Any] | None:

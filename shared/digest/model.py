@@ -85,6 +85,11 @@ class HealthFacts:
     poison: Mapping[str, int] = field(default_factory=dict)  # poison queue -> messages set aside
     send_problems: tuple[str, ...] = ()  # earlier digests or alerts whose sending failed or is unconfirmed
     expect_subscriptions: bool = True  # False for previews of recorded weeks (nothing watches Graph there)
+    # what vcaudit wants to watch but cannot, in the DSL's words ("Mrs Khan's calendar has not been watched since
+    # Tuesday: the mailbox is outside the scope the school granted")
+    not_watched: tuple[str, ...] = ()
+    not_covered: tuple[str, ...] = ()  # left out by the school's choice (permissions declined), said as coverage
+    no_access_policy: tuple[str, ...] = ()  # organisers whose meetings answered "No application access policy"
 
 
 @dataclass(slots=True)
@@ -562,6 +567,19 @@ def _health(inputs: DigestInputs, meetings: Sequence[Mapping[str, Any]]) -> list
         issues.append(HealthIssue("vcaudit is not watching any calendars or calls",
                                   "There are no Graph subscriptions, so no meeting can be seen. Check the "
                                   "subscriptions timer and the app's Graph permissions."))
+    if facts.not_watched:
+        issues.append(HealthIssue(
+            "Some calendars or calls are not being watched",
+            "Graph refused to tell vcaudit about changes there, so meetings in them may be missing from this "
+            "digest. Your IT administrator can see Graph's answer on the health page.", tuple(facts.not_watched)))
+    if facts.no_access_policy:
+        issues.append(HealthIssue(
+            "Some organisers' meetings cannot be read",
+            "Teams' application access policy does not cover them yet (a policy granted to a group reaches its "
+            "direct members only, and takes up to 24 hours): ask IT to add them.", tuple(facts.no_access_policy)))
+    if facts.not_covered:
+        issues.append(HealthIssue("Not watched by the school's choice", "The school has not granted the "
+                                  "permissions these need.", tuple(facts.not_covered)))
     if facts.subscriptions_lapsed:
         issues.append(HealthIssue(
             f"{plural(len(facts.subscriptions_lapsed), 'Graph subscription')} lapsed",

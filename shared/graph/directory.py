@@ -251,22 +251,36 @@ class DirectoryCache:
         t = self.transport
         requests = []
         for address in todo:
-            flt = quote(f"mail eq '{address}'", safe="")
+            literal = address.replace("'", "''")
+            flt = quote(f"mail eq '{literal}'", safe="")
             requests.append(Request("GET", f"/groups?$filter={flt}&$select=id,mail,mailEnabled"))
-            requests.append(Request("GET", f"/users/{quote(address, safe='@')}?$select={USER_SELECT}"))
+            # A user by any of its addresses: GET /users/{id | userPrincipalName} does not take a mail alias (404
+            # for beverley.dunn@ when the UPN is b.dunn@), so look the address up among mail and proxyAddresses
+            # (https://learn.microsoft.com/en-us/graph/api/user-get,
+            # https://learn.microsoft.com/en-us/graph/aad-advanced-queries — proxyAddresses/any eq is a default
+            # query). A 404 on /users/{address} never makes anyone an outsider.
+            requests.append(Request("GET", f"/users?$filter={flt}&$select={USER_SELECT}"))
+            proxy = quote(f"proxyAddresses/any(x:x eq 'smtp:{literal}')", safe="")
+            requests.append(Request("GET", f"/users?$filter={proxy}&$select={USER_SELECT}"))
         replies = await t.many(requests)
         expand: list[tuple[str, str]] = []
         for i, address in enumerate(todo):
-            group_reply, user_reply = replies[2 * i], replies[2 * i + 1]
-            found = [g for g in group_reply.json.get("value", []) if isinstance(g, dict)] if group_reply.ok else []
+            group_reply, mail_reply, proxy_reply = replies[3 * i : 3 * i + 3]
+            found = ok_items(group_reply)
+            users = [u for u in ok_items(mail_reply) + ok_items(proxy_reply) if u.get("id")]
             if found and found[0].get("id"):
                 expand.append((address, str(found[0]["id"])))
-            elif user_reply.ok and user_reply.json.get("id"):
-                uid = str(user_reply.json["id"])
-                facts.users.setdefault(uid, _strip(user_reply.json))
+            elif users:
+                uid = str(users[0]["id"])
+                facts.users.setdefault(uid, _strip(users[0]))
                 facts.by_address[address] = uid
-            else:
+            elif group_reply.ok and mail_reply.ok and proxy_reply.ok:
                 facts.missing_addresses.add(address)
+            else:  # could not look: not known, not an outsider either; asked again next time
+                facts.unavailable.append(
+                    {"kind": "directory", "reason": f"{(mail_reply if not mail_reply.ok else proxy_reply).error_text()}"
+                     f" (address {address})"}
+                )
         if expand:
             member_replies = await t.many(
                 [

@@ -50,7 +50,9 @@ from shared.evidence.meeting import normalise_join_url, thread_from_join_url
 from shared.graph.client import GraphTransport, Reply, Request
 from shared.graph.directory import ConsentSource, DirectoryCache, DirectoryFacts, ok_items
 from shared.graph.errors import GraphError
+from shared.graph.index import CallRecordIndex, MemoryCallRecordIndex
 from shared.occurrence import OccurrenceKey
+from shared.routing import ADHOC_PREFIX
 
 JSON = dict[str, Any]
 
@@ -64,6 +66,7 @@ PREFER_UTC = 'outlook.timezone="UTC"'
 EARLY = timedelta(minutes=30)  # a call may start this long before the scheduled start and still be that occurrence
 LATE = timedelta(minutes=30)  # artefacts and reports up to this long after the last call / scheduled end
 UNSUPPORTED_STATUSES = frozenset({400, 501})
+REPORT_SLACK = timedelta(minutes=5)  # a report's meeting start/end against its call's start/end
 WINDOWS_ZONES = {"GMT Standard Time": "Europe/London", "UTC": "UTC", "Coordinated Universal Time": "UTC"}
 
 
@@ -173,12 +176,15 @@ def join_of_event(event: JSON) -> str | None:
 
 
 def same_link(a: str | None, b: str | None) -> bool:
+    """Two join URLs name the same meeting: equal after normalisation, or the same thread *and* message id. Every
+    channel meeting of a channel shares the channel's thread, so the thread alone never identifies a meeting."""
     if not a or not b:
         return False
     if normalise_join_url(a) == normalise_join_url(b):
         return True
     ta, tb = thread_from_join_url(a), thread_from_join_url(b)
-    return bool(ta and tb and ta.lower() == tb.lower())
+    ma, mb = message_id_from_join_url(a), message_id_from_join_url(b)
+    return bool(ta and tb and ma and mb and ta.lower() == tb.lower() and ma == mb)
 
 
 @dataclass
@@ -224,9 +230,15 @@ class GraphGateway:
         series_lookback: timedelta = timedelta(days=7),
         series_horizon: timedelta = timedelta(days=28),
         naive: bool = False,
+        call_index: CallRecordIndex | None = None,
+        policy_refused: set[str] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.transport = transport
+        self.call_index: CallRecordIndex = call_index if call_index is not None else MemoryCallRecordIndex()
+        # organisers whose meetings answered "No application access policy" (``add`` is all that is used: the
+        # session passes a set that also records them for health and the digest)
+        self.policy_refused: set[str] = policy_refused if policy_refused is not None else set()
         self.tenant_id = tenant_id
         self.naive = naive
         if naive:
@@ -286,7 +298,7 @@ class GraphGateway:
 
     async def gather_call_record(self, call_record_id: str) -> list[GatheredOccurrence]:
         facts = await self.directory.facts()
-        records, errors = await self._fetch_records([call_record_id])
+        records, errors, partial = await self._fetch_records([call_record_id])
         record = records.get(call_record_id)
         if record is None:
             reason = errors.get(call_record_id, "404 not found")
@@ -296,6 +308,7 @@ class GraphGateway:
                 raise GraphError(int(reason.split()[0]) if reason.split()[0].isdigit() else 500, reason, "callRecord")
             bundle = self._bundle(facts, [], [{"kind": "callRecord", "reason": reason}])
             return [GatheredOccurrence(OccurrenceKey.call(call_record_id), bundle, True, None, None, None, None)]
+        await self._note(record)
         organiser = _user_id_of((record.get("organizer_v2") or {}).get("identity"))[0] or (
             str((record.get("organizer_v2") or {}).get("id") or "") or None
         )
@@ -306,7 +319,7 @@ class GraphGateway:
             return [await self._lone_call(facts, record)]
         return [
             await self._from_anchor(
-                facts, organiser, str(join), call_start, call_end or call_start, {call_record_id: record}
+                facts, organiser, str(join), call_start, call_end or call_start, {call_record_id: record}, partial
             )
         ]
 
@@ -349,11 +362,19 @@ class GraphGateway:
         return await self._finish(facts, work)
 
     async def _from_anchor(
-        self, facts: DirectoryFacts, organiser: str, join: str, start: datetime, end: datetime, seed: dict[str, JSON]
+        self,
+        facts: DirectoryFacts,
+        organiser: str,
+        join: str,
+        start: datetime,
+        end: datetime,
+        seed: dict[str, JSON],
+        partial: Iterable[JSON] = (),
     ) -> GatheredOccurrence:
         """An occurrence located by a call (or artefact) on ``join`` at ``start``..``end``."""
         work = _Work(organiser, join, None, None, False, anchor=start)
         work.records.update(seed)
+        work.unavailable.extend(partial)
         window = (start - timedelta(hours=12), end + timedelta(hours=12))
         replies = await self.transport.many(
             [
@@ -403,6 +424,8 @@ class GraphGateway:
         self, kind: str, meeting_id: str, item_id: str, organiser_id: str | None
     ) -> list[GatheredOccurrence]:
         facts = await self.directory.facts()
+        if meeting_id.startswith(ADHOC_PREFIX):
+            return await self._adhoc_artefact(facts, kind, meeting_id.removeprefix(ADHOC_PREFIX), item_id)
         organiser = organiser_id or organiser_from_meeting_id(meeting_id)
         if not organiser:
             return []
@@ -419,6 +442,29 @@ class GraphGateway:
             return []
         ended = parse_time(item_reply.json.get("endDateTime")) or created
         return [await self._from_anchor(facts, organiser, str(join), created, ended, {})]
+
+    async def _adhoc_artefact(
+        self, facts: DirectoryFacts, kind: str, call_id: str, item_id: str
+    ) -> list[GatheredOccurrence]:
+        """A recording or transcript of an ad hoc call, read through the ``adhocCalls`` routes — never the online
+        meeting ones (https://learn.microsoft.com/en-us/graph/api/adhoccall-list-recordings,
+        https://learn.microsoft.com/en-us/graph/api/adhoccall-list-transcripts). Keyed by the call; in scope when
+        a pupil organised it (the call record, when it arrives, brings who was there)."""
+        url = f"/communications/adhocCalls/{quote(call_id, safe='')}/{kind}/{quote(item_id, safe='')}"
+        reply = await self.transport.get(url)
+        key = OccurrenceKey.call(f"adhoc:{call_id}")
+        if not reply.ok:
+            bundle = self._bundle(facts, [], [{"kind": kind, "reason": reply.error_text()}])
+            return [GatheredOccurrence(key, bundle, True, None, None, None, None)]
+        item = clean(reply.json)
+        organiser = _user_id_of(item.get("meetingOrganizer"))[0]
+        created = parse_time(item.get("createdDateTime"))
+        await self.directory.classify(facts, [organiser] if organiser else [])
+        in_scope = facts.role(organiser) == "pupil"
+        bundle = self._bundle(facts, [], [])
+        if in_scope:
+            bundle[kind] = [item]
+        return [GatheredOccurrence(key, bundle, in_scope, created, created, organiser, None)]
 
     async def _lone_call(self, facts: DirectoryFacts, record: JSON) -> GatheredOccurrence:
         """A call with no meeting (peer-to-peer, or a group call with no join URL): keyed by its record id."""
@@ -456,6 +502,11 @@ class GraphGateway:
     def _take_meeting(self, work: _Work, reply: Reply) -> None:
         if not reply.ok:
             work.meeting_error = reply
+            if reply.status == 403 and "application access policy" in reply.error_text().lower() and work.organiser_id:
+                # Teams' application access policy does not cover this organiser (group policy reaches direct
+                # members only, and takes up to 24 hours): named in health and the digest so the admin adds them.
+                name = (((work.event or {}).get("organizer") or {}).get("emailAddress") or {}).get("name")
+                self.policy_refused.add(f"{name} ({work.organiser_id})" if name else work.organiser_id)
             return
         found = ok_items(reply)
         if found:
@@ -569,16 +620,22 @@ class GraphGateway:
         requests: list[Request] = []
         for rid in ids:
             requests.append(Request("GET", f"/communications/callRecords/{rid}?$expand=sessions($expand=segments)"))
-            requests.append(Request("GET", f"/communications/callRecords/{rid}/participants_v2?$top=130"))
+            # participants_v2 pages with @odata.nextLink; $top is not among its documented query parameters
+            # (https://learn.microsoft.com/en-us/graph/api/callrecords-callrecord-list-participants_v2)
+            requests.append(Request("GET", f"/communications/callRecords/{rid}/participants_v2"))
         return requests
 
-    async def _fetch_records(self, ids: list[str]) -> tuple[dict[str, JSON], dict[str, str]]:
+    async def _fetch_records(self, ids: list[str]) -> tuple[dict[str, JSON], dict[str, str], list[JSON]]:
         """Full call records: sessions (with segments, every page) and participants_v2 (every page)."""
         return await self._records_from(ids, await self.transport.many(self._record_requests(ids)))
 
-    async def _records_from(self, ids: list[str], replies: list[Reply]) -> tuple[dict[str, JSON], dict[str, str]]:
+    async def _records_from(
+        self, ids: list[str], replies: list[Reply]
+    ) -> tuple[dict[str, JSON], dict[str, str], list[JSON]]:
+        """(records, id → error of the records that could not be read, unavailable entries for parts)."""
         records: dict[str, JSON] = {}
         errors: dict[str, str] = {}
+        partial: list[JSON] = []
         for i, rid in enumerate(ids):
             main, parts = replies[2 * i], replies[2 * i + 1]
             if not main.ok:
@@ -597,12 +654,13 @@ class GraphGateway:
             if rid in errors:
                 continue
             record["sessions"] = sessions
-            if parts.ok:
-                people, last = await self.transport.follow(parts)
-                if last.ok:
-                    record["participants_v2"] = people
+            people, last = await self.transport.follow(parts) if parts.ok else ([], parts)
+            if last.ok:
+                record["participants_v2"] = people
+            else:  # never dropped silently: the participants are part of who was there
+                partial.append({"kind": "callRecord", "reason": f"participants_v2: {last.error_text()} ({rid})"})
             records[rid] = record
-        return records, errors
+        return records, errors, partial
 
     async def _day_list(self, day: str, must_contain: str | None) -> list[JSON]:
         """Call records that started on ``day`` (UTC), from ``GET /communications/callRecords?$filter=...``,
@@ -625,14 +683,53 @@ class GraphGateway:
         assert cached is not None
         return cached[1]
 
+    async def index_call_records(self, lo: datetime, hi: datetime) -> list[str]:
+        """Nightly reconcile: the tenant's call records that started in ``lo``..``hi``, listed by a
+        ``startDateTime`` window and paged (https://learn.microsoft.com/en-us/graph/api/callrecords-cloudcommunications-list-callrecords),
+        are added to the index; returns the ids the index did not know — those whose notification was missed,
+        which the caller schedules for a gather."""
+        flt = quote(f"startDateTime ge {graph_time(lo)} and startDateTime lt {graph_time(hi)}", safe="")
+        items, last = await self.transport.get_all(f"/communications/callRecords?$filter={flt}")
+        if not last.ok:
+            from shared.graph.errors import GraphError
+
+            raise GraphError(last.status, last.error_text(), "/communications/callRecords")
+        ids = [str(i["id"]) for i in items if i.get("id")]
+        known = await self.call_index.known(ids)
+        for item in items:
+            if item.get("id"):
+                await self._note(item)
+        return [rid for rid in ids if rid not in known]
+
+    async def _note(self, record: JSON) -> None:
+        """Index a call record read by id under its meeting (``shared.graph.index``)."""
+        start = parse_time(record.get("startDateTime"))
+        if record.get("id") and record.get("joinWebUrl") and start is not None:
+            end = parse_time(record.get("endDateTime"))
+            await self.call_index.note(str(record["id"]), str(record["joinWebUrl"]), start, end)
+
     async def _match_day_records(self, work: _Work, seed_id: str | None) -> None:
-        """Every call record on this occurrence's link that started within its window."""
+        """Every call record of this occurrence's meeting (its join URL's thread *and* message id) that started
+        within its window, from vcaudit's call-record index — filled as each record's notification is read by id,
+        and by the nightly reconcile for those whose notification was missed — never by listing the tenant's
+        call records (``naive`` only, for the benchmark's baseline)."""
         if not work.join_url or work.start is None:
             return
         if work.scheduled:
             lo, hi = work.start - EARLY, (work.end or work.start)
         else:
             lo = hi = work.anchor or work.start
+        if not self.naive:
+            links = {work.join_url, str((work.meeting or {}).get("joinWebUrl") or "")} - {""}
+            for link in links:
+                upper = hi if work.scheduled else hi + timedelta(microseconds=1)
+                for call in await self.call_index.on_meeting(link, lo, upper):
+                    rid = call.record_id
+                    if rid in work.records or rid in work.fetch_records:
+                        continue
+                    if work.scheduled or call.start == lo:
+                        work.fetch_records.append(rid)
+            return
         days = sorted({(lo + timedelta(days=i)).date().isoformat() for i in range((hi.date() - lo.date()).days + 1)})
         meeting_join = (work.meeting or {}).get("joinWebUrl")
         for day in days:
@@ -684,7 +781,8 @@ class GraphGateway:
             body_reply = replies.pop()
             if body_reply.ok:
                 work.event, work.event_full = clean(body_reply.json), True
-        extra, errors = await self._records_from(work.fetch_records, record_replies)
+        extra, errors, partial = await self._records_from(work.fetch_records, record_replies)
+        work.unavailable.extend(partial)
         work.records.update(extra)
         for rid, reason in errors.items():
             work.unavailable.append({"kind": "callRecord", "reason": f"{reason} ({rid})"})
@@ -697,23 +795,17 @@ class GraphGateway:
             )
             if reports_reply.ok:
                 reports, _ = await self.transport.follow(reports_reply)
-                wanted = [r for r in reports if self._in_window(r.get("meetingStartDateTime"), lo, hi)]
-                expanded = await self.transport.many(
-                    [
-                        Request(
-                            "GET", f"{base}/attendanceReports/{quote(str(r['id']), safe='')}?$expand=attendanceRecords"
-                        )
-                        for r in wanted
-                    ]
-                )
-                full = []
-                for report, reply in zip(wanted, expanded, strict=True):
-                    if reply.ok:
-                        full.append(clean(reply.json))
-                    else:
-                        work.unavailable.append({"kind": "attendanceReports", "reason": reply.error_text()})
-                        full.append(clean(report))
-                bundle_parts["attendanceReports"] = full
+                wanted = [r for r in reports if self._report_belongs(work, r)]
+                bundle_parts["attendanceReports"] = await self._expand_reports(work, base, wanted, channel)
+                if not wanted and self._over(work) and work.records:
+                    # The call happened and has ended, but its report is not among those listed (late, or past
+                    # the 50 most recent a channel's list holds): say so rather than show no one present.
+                    work.unavailable.append(
+                        {
+                            "kind": "attendanceReports",
+                            "reason": f"no attendance report of this occurrence among the {len(reports)} listed",
+                        }
+                    )
             else:
                 work.unavailable.append({"kind": "attendanceReports", "reason": reports_reply.error_text()})
             for kind, reply in (("recordings", rec_reply), ("transcripts", tra_reply)):
@@ -751,6 +843,58 @@ class GraphGateway:
             self._subject(work),
             call_record_ids=tuple(str(r["id"]) for r in records),
         )
+
+    def _over(self, work: _Work) -> bool:
+        ends = [parse_time(r.get("endDateTime")) for r in work.records.values()] + [work.end]
+        known = [e for e in ends if e is not None]
+        return bool(known) and max(known) <= self.now()
+
+    def _report_belongs(self, work: _Work, report: JSON) -> bool:
+        """An attendance report is this occurrence's when its own meeting start and end lie within one of the
+        occurrence's calls (with ``REPORT_SLACK``), or, with no call record yet, within the scheduled window
+        (``EARLY`` before the start, ``LATE`` after the end) — never by its start's proximity alone. A channel
+        meeting's list holds every meeting of the channel (the 50 most recent), so a neighbouring lesson's report
+        must not match: https://learn.microsoft.com/en-us/graph/api/meetingattendancereport-list"""
+        start = parse_time(report.get("meetingStartDateTime"))
+        end = parse_time(report.get("meetingEndDateTime")) or start
+        if start is None or end is None:
+            return False
+        calls = [
+            (parse_time(r.get("startDateTime")), parse_time(r.get("endDateTime")) or parse_time(r.get("startDateTime")))
+            for r in work.records.values()
+        ]
+        windows = [(s, e) for s, e in calls if s is not None and e is not None]
+        if windows:
+            return any(s - REPORT_SLACK <= start and end <= e + REPORT_SLACK for s, e in windows)
+        if work.start is None:
+            return False
+        return work.start - EARLY <= start < (work.end or work.start) and end <= (work.end or work.start) + LATE
+
+    async def _expand_reports(self, work: _Work, base: str, wanted: list[JSON], channel: bool) -> list[JSON]:
+        """Each report with its attendance records. The single-report GET does not support channel meetings
+        (https://learn.microsoft.com/en-us/graph/api/meetingattendancereport-get), so a channel meeting's
+        records come from ``…/attendanceReports/{id}/attendanceRecords`` (paged)
+        (https://learn.microsoft.com/en-us/graph/api/attendancerecord-list)."""
+        def url(report: JSON) -> str:
+            rid = quote(str(report["id"]), safe="")
+            if channel:
+                return f"{base}/attendanceReports/{rid}/attendanceRecords"
+            return f"{base}/attendanceReports/{rid}?$expand=attendanceRecords"
+
+        replies = await self.transport.many([Request("GET", url(r)) for r in wanted])
+        full: list[JSON] = []
+        for report, reply in zip(wanted, replies, strict=True):
+            if not reply.ok:
+                work.unavailable.append({"kind": "attendanceReports", "reason": reply.error_text()})
+                full.append(clean(report))
+            elif channel:
+                items, last = await self.transport.follow(reply)
+                if not last.ok:
+                    work.unavailable.append({"kind": "attendanceReports", "reason": last.error_text()})
+                full.append({**clean(report), "attendanceRecords": items})
+            else:
+                full.append(clean(reply.json))
+        return full
 
     @staticmethod
     def _in_window(value: Any, lo: datetime, hi: datetime) -> bool:

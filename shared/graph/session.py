@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from shared.graph.calendar import CalendarReader
 from shared.graph.client import GraphTransport, connect
+from shared.graph.index import DeltaLinks, MemoryDeltaLinks
 
 if TYPE_CHECKING:
     from shared.graph.directory import ConsentSource
@@ -61,6 +62,7 @@ class Graph:
     gateway: GraphGateway
     manager: SubscriptionManager
     calendar: CalendarReader = field(init=False)
+    delta_links: DeltaLinks = field(default_factory=MemoryDeltaLinks)
 
     def __post_init__(self) -> None:
         self.calendar = CalendarReader(self.transport)
@@ -77,11 +79,33 @@ async def default_graph(runtime: GraphOwner) -> Graph:
     settings = runtime.settings
     connection = connect(settings.graph_base_url)
     transport = GraphTransport(connection.sender(), connection.base_url)
-    gateway = GraphGateway.from_settings(transport, settings, runtime.consent_source())
+    stores = getattr(runtime, "stores", None)  # the app's tables; absent for a bare owner (tests)
+    extra: dict[str, Any] = {}
+    if stores is not None:
+        extra = {"call_index": stores.call_record_index, "policy_refused": RecordedRefusals(stores.state)}
+    gateway = GraphGateway.from_settings(transport, settings, runtime.consent_source(), **extra)
     manager = SubscriptionManager(transport, runtime.subscriptions, notification_url=runtime.notification_url(),
                                   lifecycle_url=runtime.lifecycle_url(),
-                                  monitor_pupil_mailboxes=settings.monitor_pupil_mailboxes)
-    return Graph(transport, gateway, manager)
+                                  monitor_pupil_mailboxes=settings.monitor_pupil_mailboxes,
+                                  adhoc_calls_granted=settings.watch_adhoc_calls)
+    graph = Graph(transport, gateway, manager)
+    if stores is not None:
+        graph.delta_links = stores.delta_links
+    return graph
+
+
+class RecordedRefusals(set[str]):
+    """Organisers whose meetings answered "No application access policy", counted in the state table
+    (``no-access-policy``) where health and the digest read them."""
+
+    def __init__(self, state: Any) -> None:
+        super().__init__()
+        self.state = state
+
+    def add(self, organiser: str) -> None:
+        if organiser not in self:
+            super().add(organiser)
+            self.state.add("no-access-policy", {organiser: 1})
 
 
 class LoopThread:

@@ -36,6 +36,11 @@ JSON = dict[str, Any]
 EVENTS_MAX_MINUTES = 10080
 CALL_RECORDS_MAX_MINUTES = 4230
 ARTEFACTS_MAX_MINUTES = 4320
+# The older documented maximum (under three days, 4230 minutes, for Outlook resources before the seven-day limit;
+# https://learn.microsoft.com/en-us/graph/api/resources/subscription#subscription-lifetime): retried when Graph
+# refuses a lifetime with 400, and remembered for that resource.
+OLDER_MAX_MINUTES = 4230
+ADHOC_PERMISSIONS = "CallRecordings.Read.All and CallTranscripts.Read.All"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +52,30 @@ class DesiredSubscription:
 
 @dataclass(frozen=True, slots=True)
 class StoredSubscription:
-    """What the store keeps per resource. ``subscription_id`` is None while the creation is in flight."""
+    """What the store keeps per resource — one row for every subscription vcaudit wants, whatever happened to it.
+
+    ``subscription_id`` is None while the creation is in flight, or when it failed or was not attempted.
+    ``status``: ``pending`` (creation in flight), ``created``, ``renewed``, ``failing`` (Graph refused: its HTTP
+    status, error code and message, and since when) or ``not-attempted`` (``reason`` says why; not wanted, so not
+    a gap). ``label``: what it watches, in words a DSL understands ("Mrs Khan's calendar"). ``lifetime_minutes``:
+    a lifetime Graph refused is retried at the older documented maximum, and that is remembered here."""
 
     resource: str
     client_state: str
     subscription_id: str | None = None
     expiration: datetime | None = None
+    status: str = "pending"
+    error_status: int | None = None
+    error_code: str = ""
+    error_message: str = ""
+    failing_since: datetime | None = None
+    reason: str = ""
+    label: str = ""
+    lifetime_minutes: int | None = None
+
+    @property
+    def watched(self) -> bool:
+        return self.subscription_id is not None and self.status not in ("failing", "not-attempted")
 
 
 class SubscriptionStore(Protocol):
@@ -123,6 +146,34 @@ def desired_subscriptions(
     return out
 
 
+def label_of(resource: str, facts: DirectoryFacts | None) -> str:
+    """What a subscription watches, in the DSL's words."""
+    key = norm_resource(resource)
+    if key.startswith("users/") and key.endswith("/events"):
+        uid = resource.strip().lstrip("/").split("/")[1]
+        name = str(((facts.users.get(uid) if facts else None) or {}).get("displayName") or uid)
+        return f"{name}'s calendar"
+    return {
+        "communications/callrecords": "Teams call records (who joined every meeting and call)",
+        "communications/onlinemeetings/getallrecordings": "recordings of Teams meetings",
+        "communications/onlinemeetings/getalltranscripts": "transcripts of Teams meetings",
+        "communications/adhoccalls/getallrecordings": "recordings of ad hoc calls",
+        "communications/adhoccalls/getalltranscripts": "transcripts of ad hoc calls",
+    }.get(key, resource)
+
+
+def _error_parts(reply: Any) -> tuple[int, str, str]:
+    error = reply.json.get("error") if isinstance(reply.json, dict) else None
+    code = str(error.get("code") or "") if isinstance(error, dict) else ""
+    message = str(error.get("message") or "") if isinstance(error, dict) else ""
+    return int(reply.status), code, message
+
+
+def _lifetime_refused(status: int, code: str, message: str) -> bool:
+    text = f"{code} {message}".lower()
+    return status == 400 and ("expiration" in text or "lifetime" in text)
+
+
 @dataclass
 class ReconcileReport:
     created: list[str] = field(default_factory=list)
@@ -155,6 +206,7 @@ class SubscriptionManager:
         lifecycle_url: str,
         monitor_pupil_mailboxes: bool = True,
         include_adhoc_calls: bool = True,
+        adhoc_calls_granted: bool | None = None,
         renew_before: timedelta = timedelta(hours=24),
         expiry_margin: timedelta = timedelta(minutes=2),
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -164,7 +216,12 @@ class SubscriptionManager:
         self.notification_url = notification_url
         self.lifecycle_url = lifecycle_url
         self.monitor_pupil_mailboxes = monitor_pupil_mailboxes
-        self.include_adhoc_calls = include_adhoc_calls
+        # ``adhoc_calls_granted`` (the app setting VCAUDIT_WATCH_ADHOC_CALLS): False — the school declined the
+        # permissions, so ad hoc calls are not subscribed to and a ``not-attempted`` row says so.
+        self.include_adhoc_calls = include_adhoc_calls if adhoc_calls_granted is None else adhoc_calls_granted
+        self.adhoc_declined = adhoc_calls_granted is False
+        self._facts: DirectoryFacts | None = None
+        self._lifetimes: dict[str, int] = {}
         self.renew_before = renew_before
         self.expiry_margin = expiry_margin
         self.now = now
@@ -174,8 +231,11 @@ class SubscriptionManager:
             facts, monitor_pupil_mailboxes=self.monitor_pupil_mailboxes, include_adhoc_calls=self.include_adhoc_calls
         )
 
+    def _minutes(self, want: DesiredSubscription) -> int:
+        return min(want.max_minutes, self._lifetimes.get(norm_resource(want.resource), want.max_minutes))
+
     def _expiry(self, want: DesiredSubscription) -> datetime:
-        return self.now() + timedelta(minutes=want.max_minutes) - self.expiry_margin
+        return self.now() + timedelta(minutes=self._minutes(want)) - self.expiry_margin
 
     async def live(self) -> list[JSON]:
         """Our subscriptions in Graph (those pointing at our notification URL)."""
@@ -188,9 +248,13 @@ class SubscriptionManager:
 
     async def reconcile(self, facts: DirectoryFacts) -> ReconcileReport:
         report = ReconcileReport()
+        self._facts = facts
         desired = self.desired(facts)
         live = await self.live()
         stored = {norm_resource(r.resource): r for r in await self.store.all()}
+        for key, row in stored.items():
+            if row.lifetime_minutes:
+                self._lifetimes[key] = row.lifetime_minutes
         live_by_resource: dict[str, list[JSON]] = {}
         for sub in live:
             live_by_resource.setdefault(norm_resource(str(sub.get("resource", ""))), []).append(sub)
@@ -204,7 +268,7 @@ class SubscriptionManager:
                 tasks.append(self._delete(stray, report, note=False))
             if ours:
                 expiry = _parse(ours[0].get("expirationDateTime"))
-                if expiry is not None and expiry - self.now() > self.renew_before:
+                if expiry is not None and expiry - self.now() > self.renew_before and record and record.watched:
                     report.kept.append(want.resource)
                 else:
                     tasks.append(self._renew(want, ours[0], record, report))
@@ -216,14 +280,72 @@ class SubscriptionManager:
             for sub in subs:
                 tasks.append(self._delete(sub, report))
         await _bounded(tasks, 4)
+        declined = (
+            [f"communications/adhocCalls/{kind}" for kind in ("getAllRecordings", "getAllTranscripts")]
+            if self.adhoc_declined
+            else []
+        )
         for key, record in stored.items():
-            if key not in desired:
+            if key not in desired and key not in {norm_resource(d) for d in declined}:
                 await self.store.remove(record.resource)
+        for resource in declined:
+            await self.store.put(
+                StoredSubscription(
+                    resource,
+                    "",
+                    status="not-attempted",
+                    reason=f"the school has not granted {ADHOC_PERMISSIONS}",
+                    label=label_of(resource, facts),
+                )
+            )
         return report
 
     async def _create(self, want: DesiredSubscription, report: ReconcileReport, *, recreate: bool = False) -> None:
         state = new_client_state()
-        await self.store.put(StoredSubscription(want.resource, state))  # before the request: see module docstring
+        before = next(
+            (r for r in await self.store.all() if norm_resource(r.resource) == norm_resource(want.resource)), None
+        )
+        label = label_of(want.resource, self._facts)
+        lifetime = self._lifetimes.get(norm_resource(want.resource))
+        # before the request: see module docstring
+        await self.store.put(StoredSubscription(want.resource, state, label=label, lifetime_minutes=lifetime))
+        reply = await self._post(want, state)
+        status, code, message = _error_parts(reply) if not reply.ok else (0, "", "")
+        if not reply.ok and _lifetime_refused(status, code, message) and self._minutes(want) > OLDER_MAX_MINUTES:
+            self._lifetimes[norm_resource(want.resource)] = lifetime = OLDER_MAX_MINUTES
+            reply = await self._post(want, state)
+            status, code, message = _error_parts(reply) if not reply.ok else (0, "", "")
+        if not reply.ok:
+            since = before.failing_since if before is not None and before.status == "failing" else None
+            await self.store.put(
+                StoredSubscription(
+                    want.resource,
+                    "",  # no clientState: nothing may be accepted for a subscription Graph refused
+                    status="failing",
+                    error_status=status,
+                    error_code=code,
+                    error_message=message,
+                    failing_since=since or self.now(),
+                    label=label,
+                    lifetime_minutes=lifetime,
+                )
+            )
+            report.failed.append((want.resource, reply.error_text()))
+            return
+        await self.store.put(
+            StoredSubscription(
+                want.resource,
+                state,
+                str(reply.json.get("id")),
+                _parse(reply.json.get("expirationDateTime")),
+                status="created",
+                label=label,
+                lifetime_minutes=lifetime,
+            )
+        )
+        (report.recreated if recreate else report.created).append(want.resource)
+
+    async def _post(self, want: DesiredSubscription, state: str) -> Any:
         body = {
             "changeType": want.change_type,
             "notificationUrl": self.notification_url,
@@ -233,17 +355,7 @@ class SubscriptionManager:
             "clientState": state,
             "latestSupportedTlsVersion": "v1_2",
         }
-        reply = await self.transport.send(Request("POST", "/subscriptions", {"Content-Type": "application/json"}, body))
-        if not reply.ok:
-            await self.store.remove(want.resource)
-            report.failed.append((want.resource, reply.error_text()))
-            return
-        await self.store.put(
-            StoredSubscription(
-                want.resource, state, str(reply.json.get("id")), _parse(reply.json.get("expirationDateTime"))
-            )
-        )
-        (report.recreated if recreate else report.created).append(want.resource)
+        return await self.transport.send(Request("POST", "/subscriptions", {"Content-Type": "application/json"}, body))
 
     async def _renew(
         self, want: DesiredSubscription, sub: JSON, record: StoredSubscription | None, report: ReconcileReport
@@ -256,10 +368,33 @@ class SubscriptionManager:
             await self._create(want, report, recreate=True)
             return
         if not reply.ok:
+            if record is not None:
+                status, code, message = _error_parts(reply)
+                await self.store.put(
+                    replace(
+                        record,
+                        status="failing",
+                        error_status=status,
+                        error_code=code,
+                        error_message=message,
+                        failing_since=record.failing_since if record.status == "failing" else self.now(),
+                    )
+                )
             report.failed.append((want.resource, reply.error_text()))
             return
         if record is not None:
-            await self.store.put(replace(record, expiration=_parse(reply.json.get("expirationDateTime"))))
+            await self.store.put(
+                replace(
+                    record,
+                    expiration=_parse(reply.json.get("expirationDateTime")),
+                    status="renewed",
+                    error_status=None,
+                    error_code="",
+                    error_message="",
+                    failing_since=None,
+                    label=record.label or label_of(want.resource, self._facts),
+                )
+            )
         report.renewed.append(want.resource)
 
     async def _delete(self, sub: JSON, report: ReconcileReport, note: bool = True) -> None:

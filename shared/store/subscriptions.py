@@ -24,6 +24,21 @@ def _row(resource: str) -> str:
     return finding_row_key("subscription", norm_resource(resource), None)
 
 
+def _when(value: Any) -> datetime | None:
+    return value if isinstance(value, datetime) else None
+
+
+def _record(row: Any) -> StoredSubscription:
+    return StoredSubscription(row["Resource"], row.get("ClientState") or "", row.get("SubscriptionId") or None,
+                              _when(row.get("Expiration")), status=str(row.get("Status") or "pending"),
+                              error_status=int(row.get("ErrorStatus") or 0) or None,
+                              error_code=str(row.get("ErrorCode") or ""),
+                              error_message=str(row.get("ErrorMessage") or ""),
+                              failing_since=_when(row.get("FailingSince")), reason=str(row.get("Reason") or ""),
+                              label=str(row.get("Label") or ""),
+                              lifetime_minutes=int(row.get("LifetimeMinutes") or 0) or None)
+
+
 class TableSubscriptionStore:
     def __init__(self, table: Any, *, cache_seconds: float = 30.0, miss_refresh_seconds: float = 2.0) -> None:
         self.table = table
@@ -33,12 +48,20 @@ class TableSubscriptionStore:
 
     # The subscription manager's protocol (async; the table client is sync and fast).
     async def put(self, record: StoredSubscription) -> None:
+        from azure.data.tables import UpdateMode
+
         entity: dict[str, Any] = {"PartitionKey": PARTITION, "RowKey": _row(record.resource),
                                   "Resource": record.resource, "ClientState": record.client_state,
                                   "SubscriptionId": record.subscription_id or ""}
         if record.expiration is not None:
             entity["Expiration"] = record.expiration
-        self.table.upsert_entity(entity)
+        entity.update({"Status": record.status, "ErrorStatus": record.error_status or 0,
+                       "ErrorCode": record.error_code, "ErrorMessage": record.error_message[:2000],
+                       "Reason": record.reason, "Label": record.label,
+                       "LifetimeMinutes": record.lifetime_minutes or 0})
+        if record.failing_since is not None:
+            entity["FailingSince"] = record.failing_since
+        self.table.upsert_entity(entity, mode=UpdateMode.REPLACE)
         self._cache = None
 
     async def remove(self, resource: str) -> None:
@@ -53,9 +76,7 @@ class TableSubscriptionStore:
         if not fresh and self._cache is not None and now - self._cache[0] < self.cache_seconds:
             return self._cache[1]
         rows = self.table.query_entities(query_filter="PartitionKey eq @p", parameters={"p": PARTITION})
-        records = [StoredSubscription(row["Resource"], row["ClientState"], row.get("SubscriptionId") or None,
-                                      row.get("Expiration") if isinstance(row.get("Expiration"), datetime) else None)
-                   for row in rows]
+        records = [_record(row) for row in rows]
         self._cache = (now, records)
         return records
 

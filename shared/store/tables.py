@@ -14,6 +14,7 @@ from typing import Any
 from shared.store.connection import StorageConfig
 from shared.store.evidence import CONTAINER, EvidenceStore
 from shared.store.findings import FindingStore
+from shared.store.graphindex import TableCallRecordIndex, TableDeltaLinks
 from shared.store.meetings import MeetingLogStore
 from shared.store.pending import EventIndex, PendingEvaluations
 from shared.store.recorder import Recorder
@@ -26,7 +27,8 @@ SUBSCRIPTIONS = "Subscriptions"
 STATE = "State"
 PENDING = "Pending"
 EVENT_INDEX = "EventIndex"
-TABLES = (FINDINGS, MEETINGS, SUBSCRIPTIONS, STATE, PENDING, EVENT_INDEX)
+GRAPH_INDEX = "GraphIndex"
+TABLES = (FINDINGS, MEETINGS, SUBSCRIPTIONS, STATE, PENDING, EVENT_INDEX, GRAPH_INDEX)
 
 EXEMPTIONS = "Exemptions"
 CONSENT_REGISTER = "ConsentRegister"
@@ -60,6 +62,14 @@ class Stores:
     @property
     def pending(self) -> PendingEvaluations:
         return PendingEvaluations(self.table_service.get_table_client(self.prefix + PENDING))
+
+    @property
+    def call_record_index(self) -> TableCallRecordIndex:
+        return TableCallRecordIndex(self.table_service.get_table_client(self.prefix + GRAPH_INDEX))
+
+    @property
+    def delta_links(self) -> TableDeltaLinks:
+        return TableDeltaLinks(self.table_service.get_table_client(self.prefix + GRAPH_INDEX))
 
     @property
     def event_index(self) -> EventIndex:

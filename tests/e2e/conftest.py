@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from devtools.azurite import Azurite
-from devtools.graphsim import LEGACY_GATEWAY_SWITCHES, GraphSimulator, Tenant, generate
+from devtools.graphsim import GraphSimulator, Tenant, generate
 from devtools.localstack import graph_factory, group_ids
 from devtools.runner import LocalRunner
 from shared import runtime as runtime_module
@@ -42,7 +42,7 @@ def school() -> Tenant:
 
 
 def make_stack(azurite: Azurite, app_functions: dict[str, Any], tenant: Tenant, prefix: str) -> Iterator[Stack]:
-    sim = GraphSimulator(tenant, **LEGACY_GATEWAY_SWITCHES)
+    sim = GraphSimulator(tenant)
     sim.start()
     gathers: list[str] = []
     settings = load_settings({

@@ -38,7 +38,7 @@ def occurrence_id(tenant: Tenant, occ: dict[str, Any]) -> str:
 def expected_rows(tenant: Tenant, occs: list[dict[str, Any]]) -> Counter[tuple[str, str, str]]:
     out: Counter[tuple[str, str, str]] = Counter()
     for occ in occs:
-        for finding in evaluate_raw(tenant.expected_bundle(occ["key"])).findings:
+        for finding in evaluate_raw(tenant.expected_bundle(occ["key"], channel_attendance="channel")).findings:
             out[(occurrence_id(tenant, occ), finding.rule, finding.subject or "")] += 1
     return out
 

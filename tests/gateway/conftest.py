@@ -7,12 +7,12 @@ import asyncio
 import copy
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pytest
 
-from devtools.graphsim import LEGACY_GATEWAY_SWITCHES, GraphSimulator, Tenant, generate
+from devtools.graphsim import GraphSimulator, Tenant, generate
 from shared.graph.client import GraphConnection, GraphTransport, connect
 from shared.graph.directory import StaticConsent
 from shared.graph.gateway import GraphGateway
@@ -64,8 +64,12 @@ class Rig:
     gateway: GraphGateway
 
 
-def make_rig(loop: Loop, tenant: Tenant, *, naive: bool = False, budget: float = 30.0, **switches: Any) -> Rig:
-    sim = GraphSimulator(tenant, **{**LEGACY_GATEWAY_SWITCHES, **switches})
+def make_rig(
+    loop: Loop, tenant: Tenant, *, naive: bool = False, budget: float = 30.0, indexed: bool = True, **switches: Any
+) -> Rig:
+    """The simulator with Graph's documented behaviour (its defaults) and a gateway over it. ``indexed``: the
+    week's call records are in the gateway's call-record index, as their notifications would have put them."""
+    sim = GraphSimulator(tenant, **switches)
     sim.start()
 
     async def build() -> tuple[GraphConnection, GraphTransport, GraphGateway]:
@@ -81,6 +85,9 @@ def make_rig(loop: Loop, tenant: Tenant, *, naive: bool = False, budget: float =
             naive=naive,
             now=lambda: WEEK_AFTER,
         )
+        if indexed:
+            await gateway.index_call_records(WEEK_AFTER - timedelta(days=30), WEEK_AFTER)
+            transport.stats.reset()
         return connection, transport, gateway
 
     connection, transport, gateway = loop.run(build())
@@ -108,7 +115,7 @@ def rig_factory(loop: Loop) -> Iterator[Callable[..., Rig]]:
 
 @pytest.fixture(scope="module")
 def rig(rig_factory: Callable[..., Rig], school: Tenant) -> Rig:
-    """Default switches (lobby_sessions=True, channel_recordings=False, channel_attendance=False)."""
+    """The simulator's defaults: Graph as documented."""
     return rig_factory(school.copy())
 
 

@@ -186,3 +186,81 @@ def test_memory_store_round_trip() -> None:
 
 def test_week_after_is_after_the_generated_week(school: Tenant) -> None:
     assert all(o["end"] < WEEK_AFTER.strftime("%Y-%m-%dT%H:%M:%S") for o in school.occurrences)
+
+
+def test_a_mailbox_outside_the_granted_scope_keeps_a_failing_row_and_health_names_it(
+    loop: Loop, rig_factory: Any, school: Tenant, webhook: Webhook
+) -> None:
+    """Exchange RBAC for Applications scopes the app to some mailboxes: Graph answers 403 for the others. The
+    subscription's row stays, failing with Graph's status, code and message and since when; health is 503 naming
+    whose calendar is not watched."""
+    from datetime import UTC, datetime
+
+    from shared.health import assess
+
+    tenant = school.copy()
+    rig = rig_factory(tenant)
+    facts = loop.run(rig.gateway.directory.facts())
+    outside = facts.staff[0]
+    tenant.mailbox_scope = [u for u in tenant.users if u != outside]
+    store = MemorySubscriptionStore()
+    report = loop.run(manager(rig, webhook, store).reconcile(facts))
+    key = norm_resource(f"/users/{outside}/events")
+    assert [r for r, _ in report.failed] == [f"/users/{outside}/events"]
+    row = store.records[key]
+    assert row.status == "failing" and row.error_status == 403 and row.error_message and row.failing_since
+    assert not row.watched and row.client_state == ""  # nothing may be accepted for it
+    name = facts.users[outside]["displayName"]
+    assert row.label == f"{name}'s calendar"
+    assert all(r.watched for k, r in store.records.items() if k != key)
+    health = assess(subscriptions=list(store.records.values()), state={}, depths={}, now=datetime.now(UTC))
+    assert health.status_code == 503
+    assert any(f"{name}'s calendar is not watched" in p and "403" in p for p in health.problems)
+    since = row.failing_since
+    loop.run(manager(rig, webhook, store).reconcile(facts))  # still failing: since when is kept
+    assert store.records[key].failing_since == since
+
+
+def test_a_lifetime_graph_refuses_is_retried_at_the_older_maximum_and_remembered(
+    loop: Loop, rig_factory: Any, school: Tenant, webhook: Webhook
+) -> None:
+    rig = rig_factory(school.copy(), lifetime_limits={"mailbox": 4230})
+    facts = loop.run(rig.gateway.directory.facts())
+    store = MemorySubscriptionStore()
+    report = loop.run(manager(rig, webhook, store).reconcile(facts))
+    assert not report.failed
+    calendars = [r for k, r in store.records.items() if k.endswith("/events")]
+    assert calendars and all(r.watched and r.lifetime_minutes == 4230 for r in calendars)
+    rig.sim.clear_log()
+    fresh = manager(rig, webhook, store)  # a new process: the remembered lifetime comes from the store
+    for record in calendars:
+        loop.run(store.remove(record.resource))
+        loop.run(store.put(StoredSubscription(record.resource, "", lifetime_minutes=4230)))
+    with rig.sim.lock:
+        for sub in list(rig.sim.subscriptions.values()):
+            rig.sim.remove_subscription(sub["id"])
+    report = loop.run(fresh.reconcile(facts))
+    assert not report.failed
+    posts = [r for r in rig.sim.requests if r.method == "POST" and r.path.endswith("subscriptions")]
+    assert len(posts) == len(store.records)  # no refused first attempt this time
+
+
+def test_declined_ad_hoc_call_permissions_are_not_subscribed_and_say_so(
+    loop: Loop, rig_factory: Any, school: Tenant, webhook: Webhook
+) -> None:
+    from datetime import UTC, datetime
+
+    from shared.health import assess
+
+    rig = rig_factory(school.copy())
+    facts = loop.run(rig.gateway.directory.facts())
+    store = MemorySubscriptionStore()
+    mgr = manager(rig, webhook, store, include_adhoc_calls=True, adhoc_calls_granted=False)
+    report = loop.run(mgr.reconcile(facts))
+    assert not report.failed
+    assert not {r for r in live_resources(rig) if "adhoccalls" in r}
+    rows = [r for k, r in store.records.items() if "adhoccalls" in k]
+    assert len(rows) == 2 and all(r.status == "not-attempted" and "CallRecordings.Read.All" in r.reason for r in rows)
+    assert {r.label for r in rows} == {"recordings of ad hoc calls", "transcripts of ad hoc calls"}
+    health = assess(subscriptions=list(store.records.values()), state={}, depths={}, now=datetime.now(UTC))
+    assert health.status_code == 200  # declined is coverage, not a gap
