@@ -20,6 +20,7 @@ from shared.evidence.reader import BundleError
 from shared.evidence.times import parse_instant
 from shared.graph.errors import GraphThrottled
 from shared.graph.session import GraphSession
+from shared.occurrence_life import CANCELLED, DELETED, MOVED, KnownOccurrence, vanished
 from shared.policy.policyfile import Policy
 from shared.ports import Runtime
 from shared.records.exemptions import ExemptionStore, apply_exemptions, series_id_of
@@ -63,6 +64,8 @@ class Evaluator:
         gateway = self.session.graph.gateway
         run = self.session.run
         kind = message.get("kind")
+        tombstones = self.runtime.stores.tombstones
+        gateway.tombstones = lambda organiser: tombstones.events(organiser, self.clock())
         gathered: list[Occurrence]
         if kind == "event":
             gathered = run(gateway.gather_event(message["mailbox"], message["eventId"]))
@@ -80,6 +83,8 @@ class Evaluator:
         new: list[str] = []
         for occurrence in gathered:
             new.extend(self.record(occurrence, mailbox=message.get("mailbox"), event_id=message.get("eventId")))
+        if kind == "event":
+            self.compare_series(message["mailbox"], gathered)
         if new:
             self.alert(new)
         return new
@@ -121,7 +126,9 @@ class Evaluator:
         now = self.clock()
         recorder = self.runtime.stores.recorder
         if occurrence.cancelled:
-            recorder.cancel(self.meeting_facts(occurrence), now, "the event was cancelled")
+            facts = self.meeting_facts(occurrence)
+            self.tombstone(facts, CANCELLED)
+            recorder.cancel(facts, now, CANCELLED)
             return []
         try:
             evaluation = evaluate_raw(occurrence.bundle, self.policy)
@@ -150,5 +157,47 @@ class Evaluator:
 
     def event_deleted(self, mailbox: str, event_id: str) -> list[str]:
         for facts in self.runtime.stores.event_index.occurrences(mailbox, event_id):
-            self.runtime.stores.recorder.cancel(facts, self.clock(), "the event was deleted")
+            self.tombstone(facts, DELETED)
+            self.runtime.stores.recorder.cancel(facts, self.clock(), DELETED)
         return []
+
+    def compare_series(self, mailbox: str, gathered: list[Occurrence]) -> None:
+        """A series master was expanded: an occurrence known before but no longer in the expansion was moved or
+        cancelled (the organiser's copy of a cancelled occurrence disappears). Its old key is resolved, unless
+        it was held — then what happened stands and the log notes the change."""
+        masters = {o.series_master_id for o in gathered if o.series_master_id}
+        if not masters:
+            return
+        gateway = self.session.graph.gateway
+        now = self.clock()
+        lo = now - gateway.series_lookback.total_seconds()
+        hi = now + gateway.series_horizon.total_seconds()
+        series = self.runtime.stores.series
+        for master in masters:
+            current = [o for o in gathered if o.series_master_id == master and not o.cancelled]
+            for gone in vanished(series.known(mailbox, master), (o.key.id for o in current), lo, hi):
+                facts = MeetingFacts(gone.occurrence_id, gone.week, gone.start, None, gone.subject, mailbox, None,
+                                     None)
+                self.tombstone(facts, MOVED)
+                self.runtime.stores.recorder.cancel(facts, now, MOVED)
+                series.forget(mailbox, master, gone.occurrence_id)
+            for occurrence in current:
+                facts = self.meeting_facts(occurrence)
+                series.put(mailbox, master, KnownOccurrence(facts.occurrence_id, facts.week, facts.start,
+                                                            facts.subject))
+
+    def tombstone(self, facts: MeetingFacts, reason: str) -> None:
+        """Keep a deleted or cancelled occurrence's event and options, as last read, until its call record can no
+        longer be late, so a call on its link in its window is still judged as that lesson."""
+        stores = self.runtime.stores
+        log_entry = stores.meetings.get(facts.week, facts.occurrence_id)
+        if log_entry is None or not log_entry.entity.get("EvidenceBlob"):
+            return
+        bundle = stores.evidence.load(str(log_entry.entity["EvidenceBlob"])) or {}
+        event = bundle.get("event")
+        organiser = str(log_entry.entity.get("OrganiserId") or facts.organiser_id or "")
+        if not isinstance(event, dict) or not organiser:
+            return
+        end = log_entry.entity.get("End")
+        until = end.timestamp() if isinstance(end, datetime) else facts.start + 3600
+        stores.tombstones.keep(organiser, facts.occurrence_id, event, bundle.get("onlineMeeting"), until, reason)

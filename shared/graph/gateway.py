@@ -36,7 +36,7 @@ import asyncio
 import base64
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -83,6 +83,7 @@ class GatheredOccurrence:
     subject: str | None
     cancelled: bool = False
     call_record_ids: tuple[str, ...] = ()
+    series_master_id: str | None = None  # set for the occurrences of an expanded series master
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -240,6 +241,9 @@ class GraphGateway:
         self.series_horizon = series_horizon
         self.now = now
         self._day_lists: dict[str, tuple[datetime, list[JSON]]] = {}
+        # The organiser's deleted or cancelled events still kept (``shared/store/series.py``): a call record that
+        # arrives after its event was deleted is still linked to the scheduled occurrence.
+        self.tombstones: Callable[[str], list[tuple[JSON, JSON | None]]] | None = None
 
     @classmethod
     def from_settings(cls, transport: GraphTransport, settings: Any, consent: ConsentSource, **kw: Any) -> GraphGateway:
@@ -273,6 +277,8 @@ class GraphGateway:
                 {"Prefer": PREFER_UTC},
             )
             instances = [clean(i) for i in items if i.get("seriesMasterId") == event.get("id")]
+            results = await asyncio.gather(*(self._from_event(facts, mailbox_id, ev) for ev in instances))
+            return [replace(r, series_master_id=str(event.get("id"))) for r in results]
         results = await asyncio.gather(*(self._from_event(facts, mailbox_id, ev) for ev in instances))
         return list(results)
 
@@ -368,6 +374,19 @@ class GraphGateway:
             distance = abs(start - s)
             if best is None or distance < best[0]:
                 best = (distance, clean(item))
+        if best is None and self.tombstones is not None:
+            # The event was deleted or cancelled after it was read: judge the call as that scheduled lesson.
+            for event, meeting in self.tombstones(organiser):
+                ev_join = join_of_event(event)
+                s, e = event_time(event.get("start")), event_time(event.get("end"))
+                if not (same_link(ev_join, join) or same_link(ev_join, meeting_join)):
+                    continue
+                if s is None or e is None or not (s - EARLY <= start < e):
+                    continue
+                if best is None or abs(start - s) < best[0]:
+                    best = (abs(start - s), event)
+                    if work.meeting is None and meeting:
+                        work.meeting, work.meeting_error = meeting, None
         if best is not None:
             event = best[1]
             work.event, work.mailbox, work.scheduled = event, organiser, True

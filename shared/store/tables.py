@@ -1,6 +1,7 @@
 """The storage layout, built from one :class:`StorageConfig`: every table of the app is named here.
 
-- the pipeline's: findings, the meeting log, Graph subscriptions, state, pending evaluations, the event index;
+- the pipeline's: findings, the meeting log, Graph subscriptions, state, pending evaluations, the event index,
+  each series' known occurrences and the tombstones of deleted events;
 - the records' (``shared/records``): exemptions, the consent register and its log, the audit log;
 - the mail's (``shared/digest/store.py``): digests and alerts.
 """
@@ -17,6 +18,7 @@ from shared.store.findings import FindingStore
 from shared.store.meetings import MeetingLogStore
 from shared.store.pending import EventIndex, PendingEvaluations
 from shared.store.recorder import Recorder
+from shared.store.series import SeriesIndex, Tombstones
 from shared.store.state import StateStore
 from shared.store.subscriptions import TableSubscriptionStore
 
@@ -26,7 +28,9 @@ SUBSCRIPTIONS = "Subscriptions"
 STATE = "State"
 PENDING = "Pending"
 EVENT_INDEX = "EventIndex"
-TABLES = (FINDINGS, MEETINGS, SUBSCRIPTIONS, STATE, PENDING, EVENT_INDEX)
+SERIES_INDEX = "SeriesIndex"
+TOMBSTONES = "Tombstones"
+TABLES = (FINDINGS, MEETINGS, SUBSCRIPTIONS, STATE, PENDING, EVENT_INDEX, SERIES_INDEX, TOMBSTONES)
 
 EXEMPTIONS = "Exemptions"
 CONSENT_REGISTER = "ConsentRegister"
@@ -64,6 +68,16 @@ class Stores:
     @property
     def event_index(self) -> EventIndex:
         return EventIndex(self.table_service.get_table_client(self.prefix + EVENT_INDEX))
+
+    @property
+    def series(self) -> SeriesIndex:
+        """Each series' known occurrence keys (``shared/store/series.py``)."""
+        return SeriesIndex(self.table_service.get_table_client(self.prefix + SERIES_INDEX))
+
+    @property
+    def tombstones(self) -> Tombstones:
+        """Deleted and cancelled events' facts, kept until their call records can have arrived."""
+        return Tombstones(self.table_service.get_table_client(self.prefix + TOMBSTONES))
 
 
 @dataclass(frozen=True, slots=True)
