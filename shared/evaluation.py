@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -20,7 +21,20 @@ from shared.evidence.reader import BundleError
 from shared.evidence.times import parse_instant
 from shared.graph.errors import GraphThrottled
 from shared.graph.session import GraphSession
-from shared.occurrence_life import CANCELLED, DELETED, MOVED, KnownOccurrence, vanished
+from shared.occurrence_life import (
+    CANCELLED,
+    DELETED,
+    HELD_RULES,
+    MOVED,
+    KnownOccurrence,
+    OptionsSnapshot,
+    in_force,
+    options_of,
+    snapshot_evidence,
+    snapshot_moment,
+    vanished,
+    with_options,
+)
 from shared.policy.policyfile import Policy
 from shared.ports import Runtime
 from shared.records.exemptions import ExemptionStore, apply_exemptions, series_id_of
@@ -130,13 +144,18 @@ class Evaluator:
             self.tombstone(facts, CANCELLED)
             recorder.cancel(facts, now, CANCELLED)
             return []
+        bundle, snapshot = self.judged_bundle(occurrence, now)
         try:
-            evaluation = evaluate_raw(occurrence.bundle, self.policy)
+            evaluation = evaluate_raw(bundle, self.policy)
         except BundleError as exc:  # a gateway defect, not bad input: fail loudly so the message is retried
             raise RuntimeError(f"gathered bundle is malformed: {exc}") from exc
+        if snapshot is not None:  # say which options the held-stage findings were judged with
+            said = snapshot_evidence(snapshot)
+            evaluation.findings = [replace(f, evidence={**f.evidence, "optionsInForce": said})
+                                   if f.rule in HELD_RULES else f for f in evaluation.findings]
         facts = self.meeting_facts(occurrence, team=evaluation.team)
         # The evidence kept is minimised: only the directory entries this meeting refers to (same findings).
-        kept = minimise(occurrence.bundle) if evaluation.in_scope else None
+        kept = minimise(bundle) if evaluation.in_scope else None
         outcome = recorder.record(facts, evaluation, kept, now)
         if outcome.written and evaluation.findings:
             self._apply_exemptions(facts, occurrence.bundle, now)
@@ -145,6 +164,29 @@ class Evaluator:
             self.runtime.stores.event_index.put(mailbox, event_id, facts)
         new: list[str] = outcome.new_findings
         return new
+
+    def judged_bundle(self, occurrence: Occurrence,
+                      now: float) -> tuple[dict[str, Any], OptionsSnapshot | None]:
+        """Keep a snapshot of the meeting's options as read now; once the call has happened, the bundle to judge
+        carries the options in force while the call ran (a later change of settings never rewrites what
+        happened), and the snapshot used."""
+        bundle = occurrence.bundle
+        meeting = bundle.get("onlineMeeting")
+        if not isinstance(meeting, dict) or occurrence.scheduled_start is None:
+            return bundle, None
+        records = [r for r in [bundle.get("callRecord"), *(bundle.get("callRecords") or [])] if isinstance(r, dict)]
+        held = bool(records or bundle.get("attendanceReports"))
+        start = occurrence.scheduled_start.timestamp()
+        snapshots = self.runtime.stores.snapshots
+        snapshots.add(occurrence.key.id, OptionsSnapshot(now, snapshot_moment(now, start, held), options_of(meeting)))
+        if not held:
+            return bundle, None
+        ends = [parse_instant(r["endDateTime"]) for r in records if isinstance(r.get("endDateTime"), str)]
+        call_end = max(ends) if ends else (occurrence.scheduled_end or occurrence.scheduled_start).timestamp()
+        chosen = in_force(snapshots.all(occurrence.key.id), call_end)
+        if chosen is None:
+            return bundle, None
+        return with_options(bundle, chosen), chosen
 
     def _apply_exemptions(self, facts: MeetingFacts, bundle: dict[str, Any], now: float) -> None:
         """Standing exemptions (an approved SEN one-to-one series, a visiting author): the findings stay stored,

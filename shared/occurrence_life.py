@@ -94,3 +94,60 @@ def resolution_reason(rule: str, *, held_before: bool, call_changed: bool) -> st
     if rule in HELD_RULES:
         return "the evidence of the call no longer shows it"
     return "a later reading of the meeting no longer shows it"
+
+
+# ------------------------------------------------------------------------------------------------ option snapshots
+OPTION_KEYS = frozenset({"lobbyBypassSettings", "recordAutomatically", "isEntryExitAnnounced", "chatRestrictions",
+                         "watermarkProtection", "shareMeetingChatHistoryDefault"})
+
+
+@dataclass(frozen=True, slots=True)
+class OptionsSnapshot:
+    """The meeting's options as read at ``taken_at`` (epoch seconds), at one moment of the occurrence's life:
+    ``scheduling`` (before the lesson), ``after-start`` (first sight after its start), ``call-record`` (with the
+    call record)."""
+
+    taken_at: float
+    moment: str
+    options: dict[str, Any]
+
+
+def options_of(meeting: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The option properties of an ``onlineMeeting`` (``allow…``, lobby, recording, chat restrictions)."""
+    if not meeting:
+        return {}
+    return {k: v for k, v in meeting.items() if k.startswith("allow") or k in OPTION_KEYS}
+
+
+def snapshot_moment(now: float, start: float, held: bool) -> str:
+    if held:
+        return "call-record"
+    return "after-start" if now >= start else "scheduling"
+
+
+def in_force(snapshots: Iterable[OptionsSnapshot], call_end: float) -> OptionsSnapshot | None:
+    """The snapshot in force while the call ran: the latest taken before the call ended; when every snapshot was
+    taken later (vanished before it could be read), the earliest."""
+    ordered = sorted(snapshots, key=lambda s: s.taken_at)
+    if not ordered:
+        return None
+    before = [s for s in ordered if s.taken_at <= call_end]
+    return before[-1] if before else ordered[0]
+
+
+def with_options(bundle: dict[str, Any], snapshot: OptionsSnapshot) -> dict[str, Any]:
+    """``bundle`` with its meeting's options as ``snapshot`` recorded them (a shallow copy; the rest unchanged)."""
+    meeting = bundle.get("onlineMeeting")
+    if not isinstance(meeting, dict):
+        return bundle
+    replaced = {k: v for k, v in meeting.items() if not (k.startswith("allow") or k in OPTION_KEYS)}
+    replaced.update(snapshot.options)
+    return {**bundle, "onlineMeeting": replaced}
+
+
+def snapshot_evidence(snapshot: OptionsSnapshot) -> dict[str, Any]:
+    """What a held-stage finding's evidence says about the options it was judged with."""
+    from datetime import UTC, datetime
+
+    return {"moment": snapshot.moment,
+            "takenAt": datetime.fromtimestamp(snapshot.taken_at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}

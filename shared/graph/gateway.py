@@ -167,6 +167,18 @@ def join_of_event(event: JSON) -> str | None:
     return None
 
 
+# Graph refuses a meeting's recordings and transcripts when no calendar event backs it (Meet now, a meeting made
+# with the onlineMeetings API): "No iCalUid found for the meeting. This API is supported only for calendar backed
+# OnlineMeeting." (https://learn.microsoft.com/en-us/graph/api/calltranscript-get: "doesn't support meetings
+# created using the create onlineMeeting API that are not associated with an event on the user's calendar").
+CALENDARLESS_REFUSAL = "supported only for calendar backed"
+
+
+def calendarless_refusal(reply: Reply) -> bool:
+    """Graph's documented refusal for a meeting no calendar backs: a limitation (``unsupported``), not a failure."""
+    return reply.status == 400 and CALENDARLESS_REFUSAL in reply.error_text().lower()
+
+
 def same_link(a: str | None, b: str | None) -> bool:
     if not a or not b:
         return False
@@ -726,7 +738,7 @@ class GraphGateway:
                 if reply.ok:
                     items, _ = await self.transport.follow(reply)
                     bundle_parts[kind] = [clean(x) for x in items if self._in_window(x.get("createdDateTime"), lo, hi)]
-                elif channel and reply.status in (400, 403, 501):
+                elif (channel and reply.status in (400, 403, 501)) or calendarless_refusal(reply):
                     work.unavailable.append({"kind": kind, "reason": reply.error_text(), "unsupported": True})
                 else:
                     work.unavailable.append({"kind": kind, "reason": reply.error_text()})

@@ -1,7 +1,7 @@
 """The storage layout, built from one :class:`StorageConfig`: every table of the app is named here.
 
 - the pipeline's: findings, the meeting log, Graph subscriptions, state, pending evaluations, the event index,
-  each series' known occurrences and the tombstones of deleted events;
+  each series' known occurrences, the tombstones of deleted events, the options' snapshots;
 - the records' (``shared/records``): exemptions, the consent register and its log, the audit log;
 - the mail's (``shared/digest/store.py``): digests and alerts.
 """
@@ -19,6 +19,7 @@ from shared.store.meetings import MeetingLogStore
 from shared.store.pending import EventIndex, PendingEvaluations
 from shared.store.recorder import Recorder
 from shared.store.series import SeriesIndex, Tombstones
+from shared.store.snapshots import OptionSnapshots
 from shared.store.state import StateStore
 from shared.store.subscriptions import TableSubscriptionStore
 
@@ -30,7 +31,8 @@ PENDING = "Pending"
 EVENT_INDEX = "EventIndex"
 SERIES_INDEX = "SeriesIndex"
 TOMBSTONES = "Tombstones"
-TABLES = (FINDINGS, MEETINGS, SUBSCRIPTIONS, STATE, PENDING, EVENT_INDEX, SERIES_INDEX, TOMBSTONES)
+OPTION_SNAPSHOTS = "OptionSnapshots"
+TABLES = (FINDINGS, MEETINGS, SUBSCRIPTIONS, STATE, PENDING, EVENT_INDEX, SERIES_INDEX, TOMBSTONES, OPTION_SNAPSHOTS)
 
 EXEMPTIONS = "Exemptions"
 CONSENT_REGISTER = "ConsentRegister"
@@ -78,6 +80,11 @@ class Stores:
     def tombstones(self) -> Tombstones:
         """Deleted and cancelled events' facts, kept until their call records can have arrived."""
         return Tombstones(self.table_service.get_table_client(self.prefix + TOMBSTONES))
+
+    @property
+    def snapshots(self) -> OptionSnapshots:
+        """Each occurrence's meeting options as read at each moment of its life."""
+        return OptionSnapshots(self.table_service.get_table_client(self.prefix + OPTION_SNAPSHOTS))
 
 
 @dataclass(frozen=True, slots=True)
