@@ -3,8 +3,10 @@
     .venv/bin/python bench/evaluate.py [--seconds 3]
 
 A typical lesson: 1 teacher, 28 pupils, a call record with a session per participant (segments with audio
-and video media), an attendance report. A large one: 300 participants. Targets: evaluation at most 3x the
-parse, and at least 1,000 typical bundles per second.
+and video media), an attendance report: clean, it yields no finding. A large one: 300 participants. The sample
+week (``samples/elmgrove-week``): the project's school week of evidence bundles, most of them producing
+findings, measured as one set. Targets: evaluation at most 3x the parse for the lessons, at most 1.5x for the
+finding-heavy sample week, and at least 1,000 typical bundles per second.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from shared.engine import evaluate_raw
 
+SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "elmgrove-week"
 TENANT = "7c3e2a91-5b8d-4f0e-9a61-2d4b8c0f3e17"
 THREAD = "19:8d2f6c1a4b7e4e0f9c3a5b1d7e9f2c4a@thread.tacv2"
 JOIN = ("https://teams.microsoft.com/l/meetup-join/19%3a8d2f6c1a4b7e4e0f9c3a5b1d7e9f2c4a%40thread.tacv2/1773151559742"
@@ -37,7 +41,7 @@ def _stream(direction: str, n: int) -> dict[str, Any]:
 def _endpoint(user: str, name: str) -> dict[str, Any]:
     return {"@odata.type": "#microsoft.graph.callRecords.participantEndpoint", "name": "ELMGROVE-DEVICE",
             "userAgent": {"@odata.type": "#microsoft.graph.callRecords.clientUserAgent", "platform": "windows",
-                          "productFamily": "teams", "headerValue": "Teams/24295.605.3225.8804"},
+                          "productFamily": "teams", "headerValue": "Teams/26048.1307.2669.7070"},
             "associatedIdentity": {"id": user, "displayName": name, "tenantId": TENANT,
                                    "userPrincipalName": f"{name.lower().replace(' ', '.')}@elmgrove.sch.uk"}}
 
@@ -111,12 +115,19 @@ def lesson(participants: int) -> dict[str, Any]:
     }
 
 
+def sample_week() -> list[dict[str, Any]]:
+    """The sample week's bundles, parsed (most of them produce findings)."""
+    paths = sorted(p for p in SAMPLES.glob("*.json") if not p.name.endswith(".expected.json"))
+    return [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+
+
 def rate(fn: Callable[[], Any], seconds: float) -> float:
-    """Calls per second over at least ``seconds`` (best of three runs, to shed scheduler noise)."""
+    """Calls per second of this process's CPU time over at least ``seconds`` (best of three runs): on a machine
+    shared with other work, CPU time sheds the scheduler's noise that wall time would add."""
     best = 0.0
     for _ in range(3):
-        count, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < seconds / 3:
+        count, start = 0, time.process_time()
+        while (elapsed := time.process_time() - start) < seconds / 3:
             fn()
             count += 1
         best = max(best, count / elapsed)
@@ -136,7 +147,15 @@ def main() -> None:
         eval_rate = rate(lambda parsed=parsed: evaluate_raw(parsed), args.seconds)
         print(f"{label:<10} {len(text) / 1024:>7.0f}KB {parse_rate:>13,.0f} {eval_rate:>11,.0f} "
               f"{parse_rate / eval_rate:>10.2f}x {findings:>9}")
-    print("targets: eval/parse <= 3.00x; typical evaluate/s >= 1,000")
+    week = sample_week()
+    texts = [json.dumps(b) for b in week]
+    findings = sum(len(evaluate_raw(b).findings) for b in week)
+    parse_rate = rate(lambda: [json.loads(t) for t in texts], args.seconds)
+    eval_rate = rate(lambda: [evaluate_raw(b) for b in week], args.seconds)
+    size = sum(len(t) for t in texts) / 1024
+    print(f"{'week':<10} {size:>7.0f}KB {parse_rate * len(week):>13,.0f} {eval_rate * len(week):>11,.0f} "
+          f"{parse_rate / eval_rate:>10.2f}x {findings:>9}   ({len(week)} bundles, rates per bundle)")
+    print("targets: eval/parse <= 3.00x for the lessons, <= 1.50x for the sample week; typical evaluate/s >= 1,000")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from devtools.graphsim import GraphSimulator, Tenant, generate
+from devtools.graphsim import LEGACY_GATEWAY_SWITCHES, GraphSimulator, Tenant, generate
 from shared.graph.client import GraphTransport, connect
 from shared.graph.directory import StaticConsent
 from shared.graph.gateway import GraphGateway
@@ -26,7 +26,7 @@ WEEK_AFTER = datetime(2026, 3, 16, 12, tzinfo=UTC)  # "now": the generated week 
 
 
 async def run(tenant: Tenant, naive: bool, concurrency: int) -> dict[str, Any]:
-    with GraphSimulator(tenant) as sim:
+    with GraphSimulator(tenant, **LEGACY_GATEWAY_SWITCHES) as sim:
         connection = connect(sim.base_url)
         transport = GraphTransport(connection.sender(), sim.base_url, concurrency=concurrency)
         gateway = GraphGateway(

@@ -111,7 +111,7 @@ def findings_rate(azurite: Any) -> None:
 
 
 def end_to_end(functions: list[Any], azurite: Any, label: str, tenant: Any) -> None:
-    from devtools.graphsim import GraphSimulator
+    from devtools.graphsim import LEGACY_GATEWAY_SWITCHES, GraphSimulator
     from devtools.localstack import graph_factory, group_ids
     from devtools.runner import LocalRunner
     from shared import runtime as runtime_module
@@ -120,7 +120,7 @@ def end_to_end(functions: list[Any], azurite: Any, label: str, tenant: Any) -> N
     from shared.settings import load_settings
     from shared.store.connection import StorageConfig
 
-    sim = GraphSimulator(tenant)
+    sim = GraphSimulator(tenant, **LEGACY_GATEWAY_SWITCHES)
     sim.start()
     settings = load_settings({"VCAUDIT_TENANT_ID": tenant.tenant_id,
                               "VCAUDIT_STAFF_GROUP_IDS": group_ids(tenant, "All Staff"),
@@ -129,7 +129,7 @@ def end_to_end(functions: list[Any], azurite: Any, label: str, tenant: Any) -> N
                               "VCAUDIT_MONITOR_PUPIL_MAILBOXES": "false"})
     app = Runtime(settings, StorageConfig.from_connection_string(azurite.connection_string),
                   prefix="bench" + uuid.uuid4().hex[:6], consent=StaticConsent(frozenset(tenant.consent)))
-    runner = LocalRunner(functions, app.queues)
+    runner = LocalRunner(functions, app.queues, keys=["bench-function-key-0123456789"])
     base = runner.start_http()
     app.settings = replace(settings, webhook_base_url=base + "/api", webhook_key="bench-function-key-0123456789")
     app.pipeline_options = {"graph_factory": graph_factory(sim, []), "coalesce_seconds": 0,

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import function_app
     from devtools.azurite import Azurite, AzuriteNotInstalled
-    from devtools.graphsim import GraphSimulator, generate
+    from devtools.graphsim import LEGACY_GATEWAY_SWITCHES, GraphSimulator, generate
     from devtools.localstack import graph_factory, group_ids
     from devtools.runner import LocalRunner
     from shared import runtime as runtime_module
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     except AzuriteNotInstalled as exc:
         say(f"vcaudit demo: {exc}")
         return 2
-    sim = GraphSimulator(tenant)
+    sim = GraphSimulator(tenant, **LEGACY_GATEWAY_SWITCHES)
     sim.start()
     functions = function_app.app.get_functions()
     try:
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         gathers: list[str] = []
         app = Runtime(settings, StorageConfig.from_connection_string(azurite.connection_string), prefix="demo",
                       consent=StaticConsent(frozenset(tenant.consent)))
-        runner = LocalRunner(functions, app.queues)
+        runner = LocalRunner(functions, app.queues, keys=["demo-function-key-0123456789"])
         base = runner.start_http()
         app.settings = replace(settings, webhook_base_url=base + "/api", webhook_key="demo-function-key-0123456789")
         app.pipeline_options = {"graph_factory": graph_factory(sim, gathers), "coalesce_seconds": 0,

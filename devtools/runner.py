@@ -9,9 +9,11 @@ host.json); a message that fails ``maxDequeueCount`` times moves to its poison q
 from __future__ import annotations
 
 import asyncio
+import hmac
 import inspect
 import json
 import re
+import secrets
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,6 +23,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
+
+from functions.http import SAFETY_HEADERS
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = json.loads((ROOT / "host.json").read_text(encoding="utf-8"))
@@ -35,6 +39,7 @@ class Binding:
     arg: str
     route: str | None = None
     methods: tuple[str, ...] = ()
+    auth_level: str = "function"  # anonymous | function | admin, as in function.json
     queue: str | None = None
     schedule: str | None = None
 
@@ -47,6 +52,7 @@ def bindings(functions: Iterable[Any]) -> dict[str, Binding]:
         out[fn.get_function_name()] = Binding(
             fn.get_function_name(), trigger["type"], fn.get_user_function(), trigger["name"],
             route=trigger.get("route"), methods=tuple(m.upper() for m in trigger.get("methods") or ()),
+            auth_level=str(trigger.get("authLevel") or "function").lower(),
             queue=trigger.get("queueName"), schedule=trigger.get("schedule"))
     return out
 
@@ -75,9 +81,15 @@ class _Timer:
 
 
 class LocalRunner:
-    def __init__(self, functions: Iterable[Any], queues: Any, *, resolve_setting: Callable[[str], str] | None = None
-                 ) -> None:
+    """``keys``: the function keys the routes accept (``?code=`` or ``x-functions-key``), as the host's default
+    function key; ``master_key`` also opens admin-level routes. Without ``keys`` a random key is made
+    (``self.keys[0]``), so a route of auth level function is never open by accident."""
+
+    def __init__(self, functions: Iterable[Any], queues: Any, *, resolve_setting: Callable[[str], str] | None = None,
+                 keys: Iterable[str] | None = None, master_key: str | None = None) -> None:
         self.bindings = bindings(functions)
+        self.keys = [k for k in (keys or ()) if k] or [secrets.token_urlsafe(32)]
+        self.master_key = master_key or secrets.token_urlsafe(32)
         self.queues = queues  # shared.store.queues.Queues: names with the runtime's prefix
         self._resolve = resolve_setting or (lambda name: name)
         self._routes = [(_route_pattern(b.route), b) for b in self.bindings.values()
@@ -94,12 +106,24 @@ class LocalRunner:
         for pattern, binding in self._routes:
             m = pattern.match(parts.path)
             if m and method.upper() in binding.methods:
+                if not self._authorised(binding, parts.query, headers):
+                    return func.HttpResponse("", status_code=401, headers=dict(SAFETY_HEADERS))
                 request = func.HttpRequest(method.upper(), url, headers=headers,
                                            params=dict(parse_qsl(parts.query, keep_blank_values=True)),
                                            route_params=m.groupdict(), body=body)
                 response: func.HttpResponse = _complete(binding.handler(**{binding.arg: request}))
                 return response
-        return func.HttpResponse("not found", status_code=404)
+        return func.HttpResponse("not found", status_code=404, headers=dict(SAFETY_HEADERS))
+
+    def _authorised(self, binding: Binding, query: str, headers: dict[str, str]) -> bool:
+        """The host's check before any handler runs: a key in ``?code=`` or the ``x-functions-key`` header
+        (https://learn.microsoft.com/en-us/azure/azure-functions/function-keys-how-to)."""
+        if binding.auth_level == "anonymous":
+            return True
+        given = [v for k, v in parse_qsl(query, keep_blank_values=True) if k == "code"]
+        given += [v for k, v in headers.items() if k.lower() == "x-functions-key"]
+        accepted = [self.master_key] if binding.auth_level == "admin" else [*self.keys, self.master_key]
+        return any(hmac.compare_digest(g.encode(), a.encode()) for g in given for a in accepted)
 
     def start_http(self, port: int = 0) -> str:
         runner = self
@@ -112,11 +136,14 @@ class LocalRunner:
                 try:
                     response = runner.handle_http(self.command, url, dict(self.headers.items()), body)
                 except Exception:
-                    response = func.HttpResponse("internal error", status_code=500)
+                    response = func.HttpResponse("internal error", status_code=500, headers=dict(SAFETY_HEADERS))
                 payload = response.get_body() or b""
                 self.send_response(response.status_code)
                 self.send_header("Content-Type", response.mimetype + (f"; charset={response.charset}"
                                                                       if response.charset else ""))
+                for name, value in response.headers.items():
+                    if name.lower() not in ("content-type", "content-length"):
+                        self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)

@@ -616,12 +616,12 @@ class RecordStyle:
 
 USER_AGENTS = {
     "windows": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/130.0.0.0 Safari/537.36 Edg/130.0.0.0 Teams/24295.605.3225.8804",
+    "Chrome/130.0.0.0 Safari/537.36 Edg/130.0.0.0 Teams/26300.605.3225.8804",
     "web": "Mozilla/5.0 (X11; CrOS x86_64 16033.58.0) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/130.0.0.0 Safari/537.36",
     "iOS": "Mozilla/5.0 (iPad; CPU OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Teams/6.22.1",
     "macOS": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/130.0.0.0 Safari/537.36 Teams/24295.605.3225.8804",
+    "Chrome/130.0.0.0 Safari/537.36 Teams/26300.605.3225.8804",
     "android": "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Teams/1416/1.0.0.2024",
 }
 

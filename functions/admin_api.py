@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -20,13 +21,14 @@ from typing import Any
 
 import azure.functions as func
 
+from functions.http import respond
 from shared.admin import query as q
 from shared.admin.annotate import NotFound, annotate
 from shared.admin.auth import ADMIN, READER, Principal, authorise
 from shared.admin.context import Admin, open_admin
 from shared.admin.directory import Pupil, graph_pupils
 from shared.admin.validate import InvalidInput, choice, day, limit
-from shared.records.consent import Columns, ImportRefused, plan_import
+from shared.records.consent import Columns, ImportRefused, RemovalsRefused, plan_import
 from shared.runtime import Runtime, runtime
 
 bp = func.Blueprint()
@@ -36,7 +38,7 @@ FINDING_PARAMS = frozenset({"week", "from", "to", "rule", "severity", "status", 
                             "limit", "continuation"})
 MEETING_PARAMS = FINDING_PARAMS | {"title", "inScope"}
 CONSENT_PARAMS = frozenset({"timestampColumn", "pupilColumn", "parentColumn", "answerColumn", "dateOrder",
-                            "skipUnmatched"})
+                            "skipUnmatched", "confirmRemovals"})
 PATCH_KEYS = frozenset({"status", "comment", "until"})
 MAX_PATCH = 16_384
 MAX_CSV = 5_000_000
@@ -56,8 +58,7 @@ def _admin(app: Runtime) -> Admin:
 
 
 def _json(value: Any, status: int = 200) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(value, ensure_ascii=False, default=str), status_code=status,
-                             mimetype="application/json", charset="utf-8")
+    return respond(json.dumps(value, ensure_ascii=False, default=str), status=status, mimetype="application/json")
 
 
 def _error(status: int, message: str) -> func.HttpResponse:
@@ -70,16 +71,29 @@ def _guarded(role: str, body: Callable[[func.HttpRequest, Principal], func.HttpR
     if not isinstance(verdict, Principal):
         log.warning("admin route %s refused: %s", req.url.split("?", 1)[0], verdict.reason)
         return _error(verdict.status, verdict.reason)
+    from azure.core.exceptions import AzureError
+
+    from shared.graph.errors import GraphThrottled
+
     try:
         return body(req, verdict)
     except InvalidInput as exc:
         return _error(400, " ".join(str(exc).split()))
     except NotFound as exc:
         return _error(404, " ".join(str(exc).split()))
+    except GraphThrottled as exc:
+        wait = max(1, math.ceil(exc.retry_after_seconds))
+        return respond(json.dumps({"error": f"Graph is throttling ({exc.status}); try again in {wait} s"}),
+                       status=503, mimetype="application/json", headers={"Retry-After": str(wait)})
+    except AzureError as exc:
+        log.warning("admin route %s: storage unreachable (%s)", req.url.split("?", 1)[0], type(exc).__name__)
+        return respond(json.dumps({"error": "storage could not be reached; try again shortly"}), status=503,
+                       mimetype="application/json", headers={"Retry-After": "30"})
 
 
 def _params(req: func.HttpRequest, allowed: frozenset[str]) -> dict[str, str]:
     params = dict(req.params)
+    params.pop("code", None)  # the function key, checked by the host before the handler runs
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise InvalidInput(f"unknown parameter '{unknown[0][:40]}'; expected {', '.join(sorted(allowed))}")
@@ -144,17 +158,27 @@ def _annotate(req: func.HttpRequest, who: Principal) -> func.HttpResponse:
     return _json(q.finding_view(entity, now))
 
 
+GRAPH_BUDGET_SECONDS = 3.0  # an admin request waits this long for a throttled Graph, then answers 503
+
+
 def _directory(app: Runtime) -> list[Pupil]:
+    """The pupils from Graph, waiting at most ``GRAPH_BUDGET_SECONDS`` for throttling (then ``GraphThrottled``:
+    503 with Retry-After), never the worker's longer budget."""
+    from shared.graph.client import GraphTransport
+
     groups = app.settings.pupil_group_ids
     if not groups:
         raise InvalidInput("VCAUDIT_PUPIL_GROUP_IDS is not set: no pupils to match consent rows to")
     if app.graph_transport is not None:
-        return asyncio.run(graph_pupils(app.graph_transport, groups))
+        shared = app.graph_transport
+        transport = GraphTransport(shared.sender, shared.base_url, retry_budget_seconds=GRAPH_BUDGET_SECONDS)
+        return asyncio.run(graph_pupils(transport, groups))
 
     async def read() -> list[Pupil]:
         from shared.graph.session import graph_transport
 
-        async with graph_transport(app.settings.graph_base_url) as transport:
+        async with graph_transport(app.settings.graph_base_url,
+                                   retry_budget_seconds=GRAPH_BUDGET_SECONDS) as transport:
             return await graph_pupils(transport, groups)
 
     return asyncio.run(read())
@@ -180,12 +204,17 @@ def _import_consent(req: func.HttpRequest, who: Principal) -> func.HttpResponse:
             raise InvalidInput(f"{name}Column: longer than 200 characters")
     order = choice("dateOrder", params.get("dateOrder"), ("dmy", "mdy")) or "dmy"
     skip = choice("skipUnmatched", params.get("skipUnmatched"), ("true", "false")) == "true"
+    confirm = choice("confirmRemovals", params.get("confirmRemovals"), ("true", "false")) == "true"
     app = runtime()
     admin = _admin(app)
     plan = plan_import(text, _directory(app), admin.zone, columns=columns, date_order=order)
     try:
         result = admin.consent.import_plan(plan, source="POST /api/consent", by=who.name,
-                                           now=datetime.now(tz=UTC), skip_unmatched=skip)
+                                           now=datetime.now(tz=UTC), skip_unmatched=skip, confirm_removals=confirm,
+                                           confirm_option="confirmRemovals=true")
+    except RemovalsRefused as refused:
+        return _json({"error": " ".join(str(refused).split()), "removed": refused.removed,
+                      "current": refused.current}, 409)
     except ImportRefused as refused:
         return _json({"error": str(refused), "problems": [{"line": p.line, "kind": p.kind, "message": p.message}
                                                          for p in refused.problems]}, 422)

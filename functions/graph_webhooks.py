@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import azure.functions as func
 
+from functions.http import respond
 from shared.notifications import DeliveryRefused, handshake, judge, parse_delivery
 from shared.runtime import runtime
 from shared.store.queues import LIFECYCLE, NOTIFICATIONS
@@ -22,18 +23,19 @@ log = logging.getLogger("vcaudit.webhook")
 
 
 def receive(req: func.HttpRequest, *, lifecycle: bool) -> func.HttpResponse:
+    # The host has already URL-decoded the query: the value is the token itself, decoded exactly once.
     token = req.params.get("validationToken")
     if token is not None:
         answer = handshake(token)
         if answer.status != 200:
             log.warning("validation handshake refused (token empty, too long or not text)")
-            return func.HttpResponse("", status_code=400, mimetype="text/plain")
-        return func.HttpResponse(answer.body, status_code=200, mimetype="text/plain", charset="utf-8")
+            return respond("", status=400)
+        return respond(answer.body, status=200)
     try:
         items = parse_delivery(req.get_body())
     except DeliveryRefused as refused:
         log.warning("delivery refused: %s (HTTP %d)", refused.reason, refused.status)
-        return func.HttpResponse("", status_code=refused.status)
+        return respond("", status=refused.status)
     app = runtime()
     received_at = datetime.now(tz=UTC).isoformat()
     verdict = judge(items, tenant_id=app.settings.tenant_id, client_state_ok=app.subscriptions.client_state_ok,
@@ -47,7 +49,7 @@ def receive(req: func.HttpRequest, *, lifecycle: bool) -> func.HttpResponse:
         app.stores.state.add("webhook-dropped", dict(verdict.dropped))
     if verdict.accepted and _due_for_stamp():
         app.stores.state.stamp("last-notification", Count=len(verdict.accepted))
-    return func.HttpResponse("", status_code=202)
+    return respond("", status=202)
 
 
 _last_stamp = [float("-inf")]

@@ -6,6 +6,7 @@ import json
 
 import azure.functions as func
 
+from functions.http import respond
 from shared.health import snapshot
 from shared.runtime import runtime
 
@@ -16,5 +17,4 @@ bp = func.Blueprint()
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def health(req: func.HttpRequest) -> func.HttpResponse:
     report = snapshot(runtime())
-    return func.HttpResponse(json.dumps(report.to_json(), indent=1), status_code=report.status_code,
-                             mimetype="application/json")
+    return respond(json.dumps(report.to_json(), indent=1), status=report.status_code, mimetype="application/json")

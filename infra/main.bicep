@@ -82,15 +82,29 @@ param alertDailyCap int = 20
 @minLength(36)
 param authClientId string
 
-@description('The function key Graph presents with every webhook delivery (?code=). Generated at first deployment; keep it out of source control.')
+// The webhook key is generated once by the preprovision hook (infra/scripts/webhook_key.py), kept in the azd
+// environment as VCAUDIT_WEBHOOK_KEY and passed in by main.parameters.json, so every re-provision passes the same
+// value and live Graph subscriptions keep working. (A newGuid() default would rotate it on every azd provision.)
+@description('The function key Graph presents with every webhook delivery (?code=), from the azd environment (VCAUDIT_WEBHOOK_KEY).')
 @secure()
-// checkov:skip=CKV_AZURE_131: the default is newGuid(), a fresh random value at each deployment, not a value in the repository
-param webhookKey string = newGuid()
+@minLength(32)
+param webhookKey string
 
-@description('Upper bound on Function App instances. Keeps the queue worker within Graph\'s limit of 4 concurrent requests per mailbox.')
-@minValue(1)
+// Flex Consumption applies the maximum per function group (http, each queue and timer function), not to the app,
+// and the lowest value accepted in every region is 40:
+// https://learn.microsoft.com/azure/azure-functions/event-driven-scaling#limit-scale-out
+// Graph's 4 concurrent requests per mailbox are kept by the code (shared/graph/pacing.py) and the Retry-After
+// re-enqueue of throttled evaluations, not by this number.
+@description('Upper bound on instances per function group (Flex Consumption). 40 is accepted in every region.')
+@minValue(40)
 @maxValue(1000)
-param maximumInstanceCount int = 4
+param maximumInstanceCount int = 40
+
+@description('Grant CallRecordings.Read.All and CallTranscripts.Read.All so recordings and transcripts of ad hoc calls are watched (VCAUDIT_WATCH_ADHOC_CALLS).')
+param watchAdhocCalls bool = false
+
+@description('Grant OnlineMeetings.ReadWrite.All so the policy\'s enforce mode may correct meeting options before lessons (VCAUDIT_ENFORCE_ALLOWED).')
+param enforceMeetingOptions bool = false
 
 @description('Always-ready instances for the HTTP functions (webhooks, admin API, health).')
 @minValue(0)
@@ -145,6 +159,9 @@ var schoolSettings = {
   VCAUDIT_RETENTION_DAYS: string(retentionDays)
   VCAUDIT_ALERT_DAILY_CAP: string(alertDailyCap)
   VCAUDIT_POLICY_FILE: policyFile
+  // Which optional Graph permissions the postprovision hook grants (infra/graph-permissions.json "grantedWhen").
+  VCAUDIT_WATCH_ADHOC_CALLS: watchAdhocCalls ? 'true' : 'false'
+  VCAUDIT_ENFORCE_ALLOWED: enforceMeetingOptions ? 'true' : 'false'
   // Timer schedules (NCRONTAB, UTC): the Functions host resolves %VCAUDIT_SCHEDULE_*% from app settings,
   // so every one must be present. The defaults are those of shared/settings.py.
   VCAUDIT_SCHEDULE_SUBSCRIPTIONS: '0 7 */4 * * *'
@@ -250,3 +267,5 @@ output HEALTH_URL string = '${baseUrl}/api/health'
 output VCAUDIT_STAFF_GROUP_IDS string = staffGroupIds
 output VCAUDIT_PUPIL_GROUP_IDS string = pupilGroupIds
 output VCAUDIT_DIGEST_SENDER string = digestSender
+output VCAUDIT_WATCH_ADHOC_CALLS bool = watchAdhocCalls
+output VCAUDIT_ENFORCE_ALLOWED bool = enforceMeetingOptions

@@ -11,7 +11,7 @@ from typing import Any
 
 from shared.evidence.bundle import Bundle, parse_bundle
 from shared.evidence.meeting import Meeting, Role
-from shared.policy.catalogue import catalogue
+from shared.policy.catalogue import Coverage, catalogue, rank
 from shared.policy.policyfile import Policy, default_policy
 
 SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2, "advisory": 3}
@@ -42,7 +42,7 @@ class Evaluation:
     staff_count: int
     pupil_count: int
     unclassified_adults: list[dict[str, Any]]
-    coverage_gaps: list[dict[str, str]]  # Graph limitations: unsupported evidence
+    coverage_gaps: list[dict[str, Any]]  # Graph limitations (unsupported evidence) and what rules could not judge
     unavailable: list[dict[str, str]]  # evidence that could not be read
     rules_off: list[dict[str, str]] = field(default_factory=list)
     team: str | None = None  # the class team, for a channel meeting
@@ -65,25 +65,28 @@ def evaluate(bundle: Bundle, policy: Policy | None = None) -> Evaluation:
     specs = catalogue()
     meeting = Meeting(bundle)
     in_scope = meeting.in_scope
-    lobby_scopes = policy.rules["lobby-bypass-too-broad"].params.get("allowed_scopes", ["organizer"])
     findings: list[Finding] = []
+    coverage: list[dict[str, Any]] = [{"kind": u.kind, "reason": u.reason} for u in bundle.unsupported]
     for rule_id, spec in specs.items():
         chosen = policy.rules[rule_id]
         if not chosen.enabled:
             continue
-        if not in_scope and rule_id != "evidence-unavailable":
+        if not in_scope and not spec.out_of_scope:
             continue  # out of scope: no findings, but a meeting whose scope could not be read still says so
         params: dict[str, Any] = dict(chosen.params)
-        if rule_id == "pupils-unsupervised":
-            params["lobby_allowed_scopes"] = lobby_scopes
+        for name, (other, key) in spec.reads.items():  # another rule's parameter, as the policy sets it
+            params[name] = policy.rules[other].params.get(key, specs[other].params[key].default)
         seen: set[str | None] = set()
         for draft in spec.check(meeting, params):
+            if isinstance(draft, Coverage):
+                coverage.append({"kind": draft.kind, "reason": draft.reason, "count": draft.count, "rule": rule_id})
+                continue
             if draft.subject in seen:
                 continue  # at most one finding per (rule, subject) per occurrence
             seen.add(draft.subject)
             findings.append(Finding(rule_id, chosen.severity, draft.subject, spec.clauses, draft.summary,
                                     draft.evidence, draft.subject_name))
-    order = {rule_id: i for i, rule_id in enumerate(specs)}
+    order = rank()
     findings.sort(key=lambda f: (SEVERITY_RANK[f.severity], order[f.rule], f.subject or ""))
     organiser = meeting.organiser
     return Evaluation(
@@ -95,7 +98,7 @@ def evaluate(bundle: Bundle, policy: Policy | None = None) -> Evaluation:
         staff_count=len(meeting.present(Role.STAFF)),
         pupil_count=len(meeting.present(Role.PUPIL)),
         unclassified_adults=[{"id": p.key, "displayName": p.name} for p in meeting.unclassified_adults],
-        coverage_gaps=[{"kind": u.kind, "reason": u.reason} for u in bundle.unsupported],
+        coverage_gaps=coverage,
         unavailable=[{"kind": u.kind, "reason": u.reason} for u in bundle.failed],
         rules_off=[{"rule": r.id, "reason": r.reason} for r in policy.switched_off],
         team=meeting.team.display_name if meeting.team else None,

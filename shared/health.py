@@ -33,8 +33,15 @@ def _iso(value: Any) -> str | None:
 
 
 def assess(*, subscriptions: list[Any], state: dict[str, dict[str, Any] | None], depths: dict[str, int],
-           now: datetime) -> HealthReport:
+           now: datetime, graph_roles: frozenset[str] | None = None, wanted_roles: tuple[str, ...] = ()
+           ) -> HealthReport:
+    """``graph_roles``: the Graph app roles the identity's token carries (None: unknown, e.g. off Azure);
+    each of ``wanted_roles`` it lacks is a problem named by permission (shared/graph/permissions.py)."""
     problems: list[str] = []
+    missing_roles = [role for role in wanted_roles if graph_roles is not None and role not in graph_roles]
+    for role in missing_roles:
+        problems.append(f"Microsoft Graph permission {role} is not granted to vcaudit's identity: run "
+                        "`azd hooks run postprovision` (a grant can take hours to reach the app's token)")
     subs = []
     for record in subscriptions:
         expiry = record.expiration
@@ -69,6 +76,8 @@ def assess(*, subscriptions: list[Any], state: dict[str, dict[str, Any] | None],
         "lastDigest": _iso((state.get("digest") or {}).get("At")),
         "webhookDropped": (state.get("webhook-dropped-counts") or {}),
     }
+    if graph_roles is not None:
+        details["graphPermissions"] = {"missing": missing_roles, "granted": sorted(graph_roles)}
     return HealthReport(not problems, problems, details)
 
 
@@ -83,4 +92,11 @@ def snapshot(app: Any, now: datetime | None = None) -> HealthReport:
     for name in QUEUES:
         depths[name] = app.queues.depth(name)
         depths[poison(name)] = app.queues.depth(poison(name))
-    return assess(subscriptions=app.subscriptions.records(fresh=True), state=state, depths=depths, now=now)
+    settings = getattr(app, "settings", None)
+    roles = wanted = None
+    if settings is not None:
+        from shared.graph.permissions import granted_app_roles, wanted_app_roles
+
+        roles, wanted = granted_app_roles(settings), wanted_app_roles(settings)
+    return assess(subscriptions=app.subscriptions.records(fresh=True), state=state, depths=depths, now=now,
+                  graph_roles=roles, wanted_roles=wanted or ())

@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote_plus
 
 MAX_BODY_BYTES = 1024 * 1024  # a delivery larger than this is refused with 413
 MAX_TOKEN_CHARS = 1024  # a validation token longer than this is refused
@@ -37,9 +36,13 @@ class Handshake:
     body: str  # the token, echoed as text/plain; empty when refused
 
 
-def handshake(raw_token: str) -> Handshake:
-    """Graph's validation request: echo the URL-decoded token as text/plain with 200 (never as HTML)."""
-    token = unquote_plus(raw_token)
+def handshake(token: str) -> Handshake:
+    """Graph's validation request: echo the token as text/plain with 200 (never as HTML).
+
+    Graph sends the token URL-encoded in the query string and wants it back decoded, exactly once
+    (https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks, "notificationUrl
+    validation"). The Functions host has already decoded the query, so ``token`` is echoed as it came: decoding
+    it again would turn a '+' of the token into a space."""
     if not token or len(token) > MAX_TOKEN_CHARS or any(ord(c) < 32 for c in token):
         return Handshake(400, "")
     return Handshake(200, token)
@@ -61,7 +64,7 @@ def parse_delivery(body: bytes) -> list[Any]:
         raise DeliveryRefused(413, "body too large")
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or a number past Python's digit limit
         raise DeliveryRefused(400, "body is not JSON") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("value"), list):
         raise DeliveryRefused(400, "body has no value[] list")

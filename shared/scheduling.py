@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.graph.errors import GraphThrottled
 from shared.graph.session import GraphSession
 from shared.ports import Runtime
 from shared.routing import Work, deleted_event, event, route
@@ -39,7 +40,14 @@ class Scheduler:
         live = [c for c in routed.events if not c.deleted]
         if live:
             calendar = self.session.graph.calendar
-            identities = self.session.run(calendar.identify([(c.mailbox, c.event_id) for c in live]))
+            identities: list[dict[str, Any] | None]
+            try:
+                identities = self.session.run(calendar.identify([(c.mailbox, c.event_id) for c in live]))
+            except GraphThrottled:
+                # Graph keeps throttling (e.g. a mailbox's 4 concurrent requests): each copy is scheduled on its
+                # own rather than failing the delivery; its evaluation is re-enqueued with Graph's Retry-After.
+                log.warning("Graph throttled while identifying events: each is scheduled on its own")
+                identities = [None] * len(live)
             work.extend(event(c.mailbox, c.event_id, identity) for c, identity in zip(live, identities, strict=True))
         scheduled = sum(self.schedule(w) for w in work)
         self.runtime.stores.state.stamp("last-notification-processed", Count=len(items))

@@ -191,8 +191,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("VCAUDIT_WEBHOOK_BASE_URL", "webhook_base_url", "Public base URL of the app's HTTP functions "
             "(https://<app>.azurewebsites.net/api); Graph subscriptions point at its graph/notifications and "
             "graph/lifecycle routes. Empty: subscriptions are not managed.", _url, default=""),
-    Setting("VCAUDIT_WEBHOOK_KEY", "webhook_key", "The function key Graph sends with every delivery (?code=); "
-            "keep it in Key Vault and reference it. Empty: no key in the subscription URLs.", _secret, default=""),
+    Setting("VCAUDIT_WEBHOOK_KEY", "webhook_key", "The function key Graph sends with every delivery (?code=), "
+            "also the app's host key graph-webhook; generated once and kept in the azd environment. Empty: no key in "
+            "the subscription URLs.", _secret, default=""),
+    Setting("VCAUDIT_WATCH_ADHOC_CALLS", "watch_adhoc_calls", "True when the school granted CallRecordings.Read.All "
+            "and CallTranscripts.Read.All (azd parameter watchAdhocCalls): ad hoc calls' recordings and transcripts "
+            "are watched. False: they are not, and coverage says so.", _bool, default="false"),
+    Setting("VCAUDIT_ENFORCE_ALLOWED", "enforce_allowed", "True when the school granted OnlineMeetings.ReadWrite.All "
+            "(azd parameter enforceMeetingOptions), so the policy's enforce mode may correct meeting options. False: "
+            "enforce cannot be switched on.", _bool, default="false"),
     Setting("VCAUDIT_SCHEDULE_SUBSCRIPTIONS", "schedule_subscriptions", "When subscriptions are ensured and "
             "renewed (NCRONTAB, UTC).", _schedule, default="0 7 */4 * * *"),
     Setting("VCAUDIT_SCHEDULE_PREFLIGHT", "schedule_preflight", "When the options of meetings starting within "
@@ -237,6 +244,8 @@ class Settings:
     graph_base_url: str = "https://graph.microsoft.com/v1.0"
     webhook_base_url: str = ""
     webhook_key: str = ""
+    watch_adhoc_calls: bool = False
+    enforce_allowed: bool = False
     schedule_subscriptions: str = "0 7 */4 * * *"
     schedule_preflight: str = "0 */15 6-18 * * 1-5"
     schedule_reconcile: str = "0 20 */6 * * *"

@@ -102,3 +102,42 @@ def test_usage_errors_exit_2() -> None:
     assert "Traceback" not in run.stderr
     run = vcaudit("evaluate", str(SAMPLE), "--format", "xml")
     assert run.returncode == 2
+
+
+def test_special_files_are_refused_in_one_line_and_the_bundles_after_them_evaluated(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)  # nobody writes to it: reading it would wait for ever
+    folder = tmp_path / "folder.json"
+    folder.mkdir()
+    run = vcaudit("evaluate", str(fifo), "/dev/zero", str(folder), str(SAMPLE), "--format", "json")
+    assert run.returncode == 2
+    assert [f["bundle"] for f in json.loads(run.stdout)] == [str(SAMPLE)]
+    assert run.stderr.splitlines() == [
+        f"vcaudit: {fifo}: is a pipe (FIFO), not a regular file",
+        "vcaudit: /dev/zero: is a device, not a regular file",
+        f"vcaudit: {folder}: is a directory, not a bundle",
+    ]
+
+
+def test_a_bundle_over_the_size_cap_is_refused_unread(tmp_path: Path) -> None:
+    from shared.commands.evaluate import MAX_BUNDLE_BYTES
+
+    huge = tmp_path / "huge.json"
+    with open(huge, "wb") as handle:
+        handle.truncate(MAX_BUNDLE_BYTES + 1)  # sparse: costs no disk
+    run = vcaudit("evaluate", str(huge), str(SAMPLE), "--format", "json")
+    assert run.returncode == 2
+    assert run.stderr.splitlines() == [f"vcaudit: {huge}: larger than {MAX_BUNDLE_BYTES // (1024 * 1024)} MiB; "
+                                       "not read"]
+    assert [f["bundle"] for f in json.loads(run.stdout)] == [str(SAMPLE)]
+
+
+def test_a_number_too_long_to_read_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "digits.json"
+    bad.write_text('{"directory": {}, "n": ' + "9" * 5000 + "}", encoding="utf-8")
+    run = vcaudit("evaluate", str(bad), "--format", "json")
+    assert run.returncode == 2
+    line, = run.stderr.splitlines()
+    assert line.startswith(f"vcaudit: {bad}: not valid JSON: Exceeds the limit (4300 digits)")

@@ -48,3 +48,43 @@ def test_unrelated_people_are_dropped() -> None:
     bundle["directory"]["users"]["00000000-1111-2222-3333-444444444444"] = {
         "displayName": "Nobody In This Meeting", "userPrincipalName": "nobody@elmgrove.sch.uk"}
     assert "00000000-1111-2222-3333-444444444444" not in minimise(bundle)["directory"]["users"]
+
+
+def test_pupil_staff_and_consent_lists_keep_only_the_meetings_own_people() -> None:
+    from devtools.graphsim import generate
+
+    tenant = generate.primary_school(seed=1)
+    checked = 0
+    for occ in tenant.occurrences[:40]:
+        bundle = tenant.expected_bundle(occ["key"])
+        full = bundle["directory"]
+        slim = minimise(bundle)["directory"]
+        people = {uid.lower() for uid in slim["users"]}
+        for team in slim.get("classTeams") or []:
+            people |= {m.lower() for m in team.get("members") or []}
+        for members in (slim.get("groups") or {}).values():
+            people |= {m.lower() for m in members}
+        for name in ("staff", "pupils", "consent"):
+            assert set(slim[name]) <= set(full[name])
+            assert {i.lower() for i in slim[name]} <= people, (occ["key"], name)
+        if len(full["pupils"]) > len(slim["pupils"]):
+            checked += 1
+        assert len(slim.get("classTeams") or []) <= 1 + sum(
+            1 for t in full.get("classTeams") or [] if t.get("generalChannelId", "") in json.dumps(bundle))
+    assert checked > 0
+
+
+def test_a_pupil_of_another_class_leaves_no_trace_in_the_stored_bundle() -> None:
+    bundle = json.loads(BUNDLES[0].read_text(encoding="utf-8"))
+    stranger = "99999999-8888-7777-6666-555555555555"
+    bundle["directory"]["pupils"].append(stranger)
+    bundle["directory"].setdefault("consent", []).append(stranger)
+    bundle["directory"]["users"][stranger] = {"displayName": "Stranger Pupil",
+                                              "userPrincipalName": "stranger@elmgrove.sch.uk"}
+    bundle["directory"].setdefault("classTeams", []).append({
+        "id": "aaaaaaaa-0000-0000-0000-000000000001", "displayName": "Other class",
+        "generalChannelId": "19:other@thread.tacv2", "channelIds": [], "members": [stranger]})
+    stored = json.dumps(minimise(bundle))
+    assert stranger not in stored
+    assert "Stranger Pupil" not in stored and "Other class" not in stored
+    assert outcome(minimise(bundle)) == outcome(bundle)

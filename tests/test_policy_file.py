@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.policy.catalogue import RULE_ORDER, catalogue
+from shared.policy.catalogue import catalogue
 from shared.policy.policyfile import PolicyError, default_policy, load_policy
 
 
@@ -19,7 +19,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_default_policy_has_every_rule_at_its_catalogue_severity() -> None:
     policy = default_policy()
-    assert list(policy.rules) == list(RULE_ORDER)
+    assert list(policy.rules) == list(catalogue())
     for rule_id, spec in catalogue().items():
         assert policy.rules[rule_id].severity == spec.severity
         assert policy.rules[rule_id].enabled
@@ -116,7 +116,7 @@ def test_repository_policy_file_loads() -> None:
     path = Path(__file__).resolve().parent.parent / "policy.toml"
     policy = load_policy(path)
     assert policy.source == str(path)
-    assert set(policy.rules) == set(RULE_ORDER)
+    assert set(policy.rules) == set(catalogue())
 
 
 def test_every_rule_documents_the_clause_it_enforces() -> None:

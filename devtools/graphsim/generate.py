@@ -95,6 +95,9 @@ class SchoolWeek:
         self.rng = random.Random(seed)
         self.ids = _Ids(self.rng)
         self.week_start = week_start
+        # Teams 2.x builds start with their release date, YYDDD: clients here were released three weeks before.
+        released = week_start - timedelta(days=21)
+        self._client_build = f"{released:%y}{released.timetuple().tm_yday:03d}"
         self.lessons_per_class_day = lessons_per_class_day
         self.tenant = Tenant(tenant_id=self.ids.uuid(), domain=domain)
         self.schools = schools
@@ -438,7 +441,7 @@ class SchoolWeek:
             "cpuProcessorSpeedInMhz": 2400,
             "userAgent": {
                 "@odata.type": "#microsoft.graph.callRecords.clientUserAgent",
-                "headerValue": "Mozilla/5.0 Teams/24004.1307.2669.7070",
+                "headerValue": f"Mozilla/5.0 Teams/{self._client_build}.1307.2669.7070",
                 "platform": platform,
                 "productFamily": "teams",
                 "azureADAppId": None,

@@ -8,10 +8,11 @@ each meeting occurrence. File format: ``devtools/graphsim/README.md``.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +55,15 @@ def event_time(value: datetime) -> JSON:
 
 
 def event_window(event: JSON) -> tuple[datetime, datetime]:
-    """Start and end of an event (its ``start``/``end`` are UTC in this simulator)."""
-    return parse_time(event["start"]["dateTime"]), parse_time(event["end"]["dateTime"])
+    """Start and end of an event in UTC, whatever zone its ``start``/``end`` name (Windows or IANA)."""
+    from devtools.graphsim import calendar
+
+    return calendar.event_window(event)
 
 
 def is_channel_thread(thread_id: str | None) -> bool:
     """A channel meeting's chat is the channel itself: ``19:<hex>@thread.tacv2`` (older: ``@thread.skype``)."""
-    return bool(thread_id) and (thread_id.endswith("@thread.tacv2") or thread_id.endswith("@thread.skype"))  # type: ignore[union-attr]
+    return thread_id is not None and (thread_id.endswith("@thread.tacv2") or thread_id.endswith("@thread.skype"))
 
 
 @dataclass
@@ -85,6 +88,18 @@ class Tenant:
     consent: list[str] = field(default_factory=list)
     directory: JSON = field(default_factory=dict)
     occurrences: list[JSON] = field(default_factory=list)
+    # Occurrences removed from a series in one mailbox (the organiser's copy of a cancelled occurrence):
+    # mailbox -> series master id -> original starts (Graph DateTimeOffset strings).
+    removed_occurrences: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # What changes over time (devtools/graphsim/README.md, "Timeline").
+    timeline: list[JSON] = field(default_factory=list)
+    # Exchange RBAC for Applications: mailboxes the app may read (None = every mailbox).
+    mailbox_scope: list[str] | None = None
+    # Application permissions granted to the app (None = every permission).
+    granted_permissions: list[str] | None = None
+    # Teams application access policy: {"global": bool, "groups": [group ids], "users": [user ids]}
+    # (None = every user has it, except ``no_access_policy``).
+    access_policy: JSON | None = None
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -93,6 +108,8 @@ class Tenant:
         self._versions: dict[str, int] = {}
         self._changed_at: dict[tuple[str, str], int] = {}
         self._tombstones: dict[str, dict[str, int]] = {}
+        # indexes of timeline steps already applied (a tenant shared by two simulators applies each once)
+        self.applied_steps: set[int] = set()
 
     # ------------------------------------------------------------------ file format
     _KEYS = (
@@ -114,12 +131,19 @@ class Tenant:
         ("consent", "consent"),
         ("directory", "directory"),
         ("occurrences", "occurrences"),
+        ("removedOccurrences", "removed_occurrences"),
+        ("timeline", "timeline"),
+        ("mailboxScope", "mailbox_scope"),
+        ("grantedPermissions", "granted_permissions"),
+        ("accessPolicy", "access_policy"),
     )
 
     def to_json(self) -> JSON:
         out: JSON = {}
         for key, attr in self._KEYS:
             value = getattr(self, attr)
+            if value is None:
+                continue
             out[key] = sorted(value) if isinstance(value, set) else value
         return out
 
@@ -207,6 +231,108 @@ class Tenant:
                 return event
         return None
 
+    # ------------------------------------------------------------------ recurrence
+    def _original_key(self, event: JSON) -> tuple[str, datetime] | None:
+        master = event.get("seriesMasterId")
+        if not master or event.get("type") not in ("occurrence", "exception"):
+            return None
+        original = event.get("originalStart")
+        return master, (parse_time(original) if original else event_window(event)[0])
+
+    def instances(self, mailbox: str, start: datetime, end: datetime, master_id: str | None = None) -> list[JSON]:
+        """What calendarView serves for ``mailbox`` between two instants: single instances, and each series master
+        expanded into its occurrences (stored occurrences/exceptions replace the generated ones with the same
+        original start; removed ones are left out). Stored JSON, not yet converted to the reader's time zone."""
+        from devtools.graphsim import calendar
+
+        events = self.events.get(mailbox, [])
+        stored: dict[tuple[str, datetime], JSON] = {}
+        out: list[JSON] = []
+
+        def overlaps(event: JSON) -> bool:
+            s, e = event_window(event)
+            return (s < end and e > start) or (s == e and start <= s < end)
+
+        for event in events:
+            key = self._original_key(event)
+            if key is not None:
+                stored[key] = event
+            if event.get("type") == "seriesMaster" or (master_id and event.get("seriesMasterId") != master_id):
+                continue
+            if overlaps(event):
+                out.append(event)
+        removed = self.removed_occurrences.get(mailbox, {})
+        for master in events:
+            if master.get("type") != "seriesMaster" or not master.get("recurrence"):
+                continue
+            if master_id and master["id"] != master_id:
+                continue
+            gone = {parse_time(x) for x in removed.get(master["id"], [])}
+            s0, e0 = event_window(master)
+            duration = e0 - s0
+            tz_name = str(master["start"].get("timeZone") or "UTC")
+            for original in calendar.series_starts(master, end):
+                if original in gone or (master["id"], original) in stored:
+                    continue
+                if not (original < end and original + duration > start):
+                    continue
+                out.append(self.generated_occurrence(master, original, duration, tz_name))
+        return sorted(out, key=lambda ev: event_window(ev)[0])
+
+    @staticmethod
+    def generated_occurrence(master: JSON, original: datetime, duration: Any, tz_name: str) -> JSON:
+        """An occurrence as Graph serves it: the master's properties, its own id, ``type`` ``occurrence``,
+        ``seriesMasterId``, ``originalStart``, no ``recurrence``; ``iCalUId`` differs per occurrence (event
+        resource) and carries the original date where Exchange puts it in the global object id."""
+        from devtools.graphsim import calendar
+
+        occ = copy.deepcopy(master)
+        occ["id"] = calendar.occurrence_id(master["id"], original)
+        occ["type"] = "occurrence"
+        occ["seriesMasterId"] = master["id"]
+        occ["recurrence"] = None
+        occ["originalStart"] = graph_time(original, digits=0)
+        occ["start"] = calendar.in_zone(original, tz_name)
+        occ["end"] = calendar.in_zone(original + duration, tz_name)
+        if "occurrenceId" in master:
+            occ["occurrenceId"] = f"OID.{master['id']}.{original.date().isoformat()}"
+        ical = str(master.get("iCalUId") or "")
+        if len(ical) >= 40:
+            day = original.astimezone(calendar.zone(calendar.series_zone(master))).date()
+            occ["iCalUId"] = ical[:32] + f"{day.year:04X}{day.month:02X}{day.day:02X}" + ical[40:]
+        return occ
+
+    def resolve_event(self, mailbox: str, event_id: str) -> JSON | None:
+        """A stored event, or a generated occurrence by its id (``GET /users/{id}/events/{occurrence id}``)."""
+        from devtools.graphsim import calendar
+
+        found = self.event(mailbox, event_id)
+        if found is not None:
+            return found
+        parsed = calendar.parse_occurrence_id(event_id)
+        if parsed is None:
+            return None
+        master_id, original = parsed
+        master = self.event(mailbox, master_id)
+        if master is None or master.get("type") != "seriesMaster":
+            return None
+        if original in {parse_time(x) for x in self.removed_occurrences.get(mailbox, {}).get(master_id, [])}:
+            return None
+        if original not in calendar.series_starts(master, original + timedelta(seconds=1)):
+            return None
+        s0, e0 = event_window(master)
+        return self.generated_occurrence(master, original, e0 - s0, str(master["start"].get("timeZone") or "UTC"))
+
+    def remove_occurrence(self, mailbox: str, master_id: str, original_start: datetime) -> None:
+        """Take one occurrence out of a series in one mailbox (the organiser's copy of a cancelled occurrence)."""
+        with self.lock:
+            bucket = self.removed_occurrences.setdefault(mailbox, {}).setdefault(master_id, [])
+            bucket.append(graph_time(original_start, digits=0))
+            self.events[mailbox] = [
+                e for e in self.events.get(mailbox, []) if self._original_key(e) != (master_id, original_start)
+            ]
+            self._bump(mailbox)
+
     def upsert_event(self, mailbox: str, event: JSON) -> None:
         """Add or replace an event in a mailbox and record the change for calendarView delta."""
         with self.lock:
@@ -262,12 +388,14 @@ class Tenant:
         *,
         lobby_sessions: bool = True,
         channel_recordings: bool = False,
-        channel_attendance: bool = False,
+        channel_attendance: bool | str = False,
     ) -> JSON:
         """The complete evidence bundle for one occurrence, as a gateway should assemble it from the simulator.
 
         Payloads are as served with ``Prefer: include-unknown-enum-members`` and without ``@odata.context``
-        annotations. Artefacts are filtered to the occurrence's window, as the gateway must.
+        annotations. ``channel_attendance`` defaults to ``False`` as in ``LEGACY_GATEWAY_SWITCHES`` (the rigs'
+        simulator); pass the simulator's own value otherwise. Artefacts are filtered to the occurrence's window,
+        as the gateway must.
         """
         from devtools.graphsim import views  # local: views imports this module
 

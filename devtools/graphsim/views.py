@@ -19,6 +19,44 @@ HIDDEN_ROLES = frozenset({"producer", "coorganizer"})
 
 CHANNEL_RECORDINGS_ERROR = "Channel based meetings are currently not supported"
 NO_ACCESS_POLICY_MESSAGE = "No Application Access Policy found for this app."
+CHANNEL_REPORT_ERROR = "This method doesn't support channel meetings."
+ATTENDANCE_REPORT_CAP = 50  # meetingattendancereport-list: "only returns up to 50 of the most recent reports"
+
+
+def attendance_mode(value: bool | str) -> str:
+    """``channel`` (documented: a channel meeting's list holds every meeting of the channel), ``meeting`` (only
+    this meeting's reports; ``True``) or ``none`` (an empty list; ``False``)."""
+    if value is True:
+        return "meeting"
+    if value is False:
+        return "none"
+    if value not in ("channel", "meeting", "none"):
+        raise ValueError("channel_attendance: 'channel', 'meeting', 'none' (or True/False)")
+    return str(value)
+
+
+def reports_listed(tenant: Tenant, meeting: JSON, mode: str) -> list[JSON]:
+    """What ``GET …/onlineMeetings/{id}/attendanceReports`` lists: the meeting's reports, or for a channel meeting
+    (mode ``channel``) those of every meeting in that channel; the 50 most recent either way."""
+    if tenant.is_channel_meeting(meeting):
+        if mode == "none":
+            return []
+        if mode == "channel":
+            thread = (meeting.get("chatInfo") or {}).get("threadId")
+            reports = [
+                r
+                for meetings in tenant.online_meetings.values()
+                for m in meetings
+                if (m.get("chatInfo") or {}).get("threadId") == thread
+                for r in tenant.attendance_reports.get(m["id"], [])
+            ]
+            return _most_recent(reports)
+    return _most_recent(tenant.attendance_reports.get(meeting["id"], []))
+
+
+def _most_recent(reports: list[JSON]) -> list[JSON]:
+    ordered = sorted(reports, key=lambda r: str(r.get("meetingStartDateTime") or ""), reverse=True)
+    return ordered[:ATTENDANCE_REPORT_CAP] if len(ordered) > ATTENDANCE_REPORT_CAP else list(reports)
 
 
 def online_meeting_view(meeting: JSON, include_unknown_enum_members: bool) -> JSON:
@@ -94,7 +132,7 @@ def expected_bundle(
     *,
     lobby_sessions: bool,
     channel_recordings: bool,
-    channel_attendance: bool,
+    channel_attendance: bool | str,
 ) -> JSON:
     """See ``Tenant.expected_bundle``. Keys are present whenever Graph could be asked and answered (lists may be
     empty); what Graph refuses becomes an ``unavailable`` entry (compare ``kind`` and ``unsupported``, not the
@@ -116,14 +154,11 @@ def expected_bundle(
             bundle["onlineMeeting"] = online_meeting_view(meeting, include_unknown_enum_members=True)
             channel = tenant.is_channel_meeting(meeting)
             wanted_reports = set(occurrence.get("attendanceReportIds", []))
-            if channel and not channel_attendance:
-                bundle["attendanceReports"] = []
-            else:
-                bundle["attendanceReports"] = [
-                    attendance_report_view(r, with_records=True)
-                    for r in tenant.attendance_reports.get(meeting_id, [])
-                    if r["id"] in wanted_reports
-                ]
+            bundle["attendanceReports"] = [
+                attendance_report_view(r, with_records=True)
+                for r in reports_listed(tenant, meeting, attendance_mode(channel_attendance))
+                if r["id"] in wanted_reports
+            ]
             for kind, store, wanted_key in (
                 ("recordings", tenant.recordings, "recordingIds"),
                 ("transcripts", tenant.transcripts, "transcriptIds"),
@@ -132,7 +167,7 @@ def expected_bundle(
                     unavailable.append({"kind": kind, "reason": f"400 {CHANNEL_RECORDINGS_ERROR}", "unsupported": True})
                     continue
                 wanted = set(occurrence.get(wanted_key, []))
-                bundle[kind] = [copy.deepcopy(x) for x in store.get(meeting_id, []) if x["id"] in wanted]
+                bundle[kind] = [copy.deepcopy(x) for x in store.get(str(meeting_id), []) if x["id"] in wanted]
     records = [tenant.call_records[rid] for rid in occurrence.get("callRecordIds", []) if rid in tenant.call_records]
     full = []
     for record in records:

@@ -34,12 +34,12 @@ param applicationInsightsConnectionString string
 @description('vcaudit\'s own settings (VCAUDIT_*), written as app settings.')
 param appSettings object
 
-@description('The host function key Graph presents with each webhook delivery; also written as VCAUDIT_WEBHOOK_KEY so the subscription manager can put it in the notification URLs.')
+@description('The key Graph presents with each webhook delivery, written as VCAUDIT_WEBHOOK_KEY so the subscription manager puts it in the notification URLs; the postdeploy hook sets the host key graph-webhook to the same value.')
 @secure()
 param webhookKey string
 
-@description('Upper bound on instances the app scales out to. Keeps the queue worker within Graph\'s per-mailbox concurrency.')
-@minValue(1)
+@description('Upper bound on instances per function group (Flex Consumption); 40 is the lowest accepted in every region.')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int
 
@@ -85,6 +85,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_17: Client certificates cannot be required: Microsoft Graph posts change notifications without one. Admin routes are protected by App Service Authentication (authsettingsV2) instead.
   // checkov:skip=CKV_AZURE_222: Public network access is required: Microsoft Graph delivers change notifications to the public webhook from addresses Microsoft does not fix.
   // checkov:skip=CKV_AZURE_212: numberOfWorkers does not apply to Flex Consumption; warm capacity is set by functionAppConfig.scaleAndConcurrency.alwaysReady.
+  // checkov:skip=CKV_AZURE_78: Flex Consumption has no FTP: it deploys from a blob container only, and refuses siteConfig.ftpsState (https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations).
+  // checkov:skip=CKV_AZURE_67: Flex Consumption does not offer the HTTP version setting (the portal hides HTTP 2.0 for Flex apps: https://github.com/Azure/azure-functions-ux/pull/7660); Graph's deliveries and the admin API need nothing beyond HTTPS with TLS 1.2.
+  // checkov:skip=CKV_AZURE_18: Same as CKV_AZURE_67: http20Enabled is not a Flex Consumption setting.
   // checkov:skip=CKV_AZURE_213: The platform health check would probe /api/health without its function key and mark healthy instances as failed; monitoring calls GET /api/health with the key instead.
   name: name
   location: location
@@ -103,10 +106,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     clientCertEnabled: false
     publicNetworkAccess: 'Enabled'
+    // No ftpsState (Flex Consumption refuses it: "FTPS not supported") and no http20Enabled:
+    // https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
-      http20Enabled: true
     }
     functionAppConfig: {
       deployment: {
@@ -163,14 +166,9 @@ resource functionAppSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   })
 }
 
-// The key Graph's subscriptions carry: a host key named for its purpose, so it can be rotated alone.
-resource graphWebhookKey 'Microsoft.Web/sites/host/functionKeys@2024-04-01' = {
-  name: '${functionApp.name}/default/graph-webhook'
-  properties: {
-    name: 'graph-webhook'
-    value: webhookKey
-  }
-}
+// The host key graph-webhook (the key Graph's subscriptions carry) is not a resource here: keys are kept by the
+// running Functions host, so a sites/host/functionKeys resource would race the app settings and the storage
+// role assignments taking effect. The postdeploy hook (infra/scripts/set_host_key.py) sets it once the app runs.
 
 // App Service Authentication: every route needs an Entra ID token for the school's app registration,
 // except the Graph webhooks (Graph cannot sign in; they check clientState and tenant instead) and the
@@ -207,7 +205,9 @@ resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
         enabled: true
         registration: {
           clientId: authClientId
-          openIdIssuer: 'https://sts.windows.net/${authTenantId}/v2.0'
+          // The current issuer form (v2.0 tokens: the app registration sets requestedAccessTokenVersion 2):
+          // https://learn.microsoft.com/azure/app-service/configure-authentication-provider-aad
+          openIdIssuer: '${environment().authentication.loginEndpoint}${authTenantId}/v2.0'
         }
         validation: {
           allowedAudiences: [

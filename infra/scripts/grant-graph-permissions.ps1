@@ -33,6 +33,12 @@
     the staff nor the pupil groups); 'false' leaves it out and removes it. Default: the azd environment
     value GRANT_EDUROSTER_FALLBACK, else 'true'.
 
+    Every optional permission names its switch in graph-permissions.json ("grantedWhen": an azd environment
+    variable and its default): CallRecordings.Read.All and CallTranscripts.Read.All follow
+    VCAUDIT_WATCH_ADHOC_CALLS, OnlineMeetings.ReadWrite.All follows VCAUDIT_ENFORCE_ALLOWED (both false by
+    default, and both also written as app settings by the Bicep, so the app knows what it was granted).
+    An optional permission switched off is removed if the identity holds it.
+
 .EXAMPLE
     ./infra/scripts/grant-graph-permissions.ps1 -WhatIf
 #>
@@ -56,9 +62,17 @@ Assert-Value $TenantId 'TenantId' 'run `azd provision` first, or pass -TenantId'
 
 $catalogue = Get-Content -Raw (Join-Path $PSScriptRoot '..' 'graph-permissions.json') | ConvertFrom-Json
 $graphAppId = $catalogue.resourceAppId
-$wanted = @($catalogue.applicationPermissions |
-    Where-Object { $EduRosterFallback -eq 'true' -or -not ($_.PSObject.Properties['optional'] -and $_.optional) } |
-    ForEach-Object { $_.permission })
+function Test-Wanted($entry) {
+    if (-not ($entry.PSObject.Properties['optional'] -and $entry.optional)) { return $true }
+    $when = $entry.grantedWhen
+    if ($when.variable -eq 'GRANT_EDUROSTER_FALLBACK') { return $EduRosterFallback -eq 'true' }
+    $value = Get-AzdValue $when.variable
+    if (-not $value) { return [bool]$when.default }
+    return "$value".ToLowerInvariant() -eq 'true'
+}
+$wanted = @($catalogue.applicationPermissions | Where-Object { Test-Wanted $_ } | ForEach-Object { $_.permission })
+$skipped = @($catalogue.applicationPermissions | Where-Object { -not (Test-Wanted $_) } |
+    ForEach-Object { "$($_.permission) (off: $($_.grantedWhen.variable))" })
 
 # Mailbox access is scoped by Exchange RBAC for Applications, never by an Entra app role.
 $mailboxPattern = '^(Mail|Calendars|MailboxSettings|Contacts)\.'
@@ -111,6 +125,8 @@ foreach ($assignment in $held) {
         Write-Host "  removed  $permission (not in graph-permissions.json)"
     }
 }
+
+foreach ($line in $skipped) { Write-Host "  optional $line" }
 
 Write-Host ''
 Write-Host 'Next: grant-mailbox-access.ps1 (Exchange Online) and grant-teams-access-policy.ps1 (Teams); see README.md, Deploying vcaudit.'

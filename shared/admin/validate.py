@@ -58,10 +58,18 @@ def week(name: str, value: str | None) -> str | None:
     if not m:
         raise InvalidInput(f"{name}: '{value[:40]}' is not an ISO week; expected for example 2026-W47")
     try:
-        date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
+        monday = date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
     except ValueError:
         raise InvalidInput(f"{name}: '{value}' is not a week of that year") from None
+    if not EARLIEST <= monday <= LATEST:
+        raise InvalidInput(f"{name}: {value} is out of range; expected a week from {EARLIEST.year} to {LATEST.year}")
     return value
+
+
+# Dates the tool can mean: a school's records, annotations and consent forms. Outside, arithmetic on them (the
+# day after, a week's bounds, a time zone's offset) would leave Python's calendar, so they are refused in one line.
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2099, 12, 31)
 
 
 def day(name: str, value: str | None) -> date | None:
@@ -71,9 +79,12 @@ def day(name: str, value: str | None) -> date | None:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         raise InvalidInput(f"{name}: '{value[:40]}' is not a date; expected YYYY-MM-DD")
     try:
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"{name}: '{value}' is not a calendar date") from None
+    if not EARLIEST <= parsed <= LATEST:
+        raise InvalidInput(f"{name}: {value} is out of range; expected a date from {EARLIEST} to {LATEST}")
+    return parsed
 
 
 def choice(name: str, value: str | None, allowed: tuple[str, ...]) -> str | None:

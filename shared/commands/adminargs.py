@@ -44,11 +44,12 @@ def who(args: argparse.Namespace) -> str:
 
 
 def storage_config(args: argparse.Namespace) -> StorageConfig:
+    """The account the command names, with a short timeout: unreachable storage is one line within seconds."""
     if args.connection_string:
-        return StorageConfig.from_connection_string(args.connection_string)
+        return StorageConfig.from_connection_string(args.connection_string).for_command()
     if args.account_name:
-        return StorageConfig.from_env({f"{PLATFORM_STORAGE}__accountName": args.account_name})
-    return StorageConfig.from_env(os.environ)
+        return StorageConfig.from_env({f"{PLATFORM_STORAGE}__accountName": args.account_name}).for_command()
+    return StorageConfig.from_env(os.environ).for_command()
 
 
 def zone() -> ZoneInfo:

@@ -36,6 +36,8 @@ def register(commands: Any) -> None:
                    help="how the form's dates read: 03/09/2026 is 3 September (dmy, default) or March 9 (mdy)")
     p.add_argument("--skip-unmatched", action="store_true",
                    help="leave unmatched and ambiguous rows out (reported) instead of refusing the import")
+    p.add_argument("--confirm-removals", action="store_true",
+                   help="import even though it takes away more than a tenth of the current consents (or all)")
     add_by_option(p)
     add_storage_options(p)
     register_handler(p, cmd_import)
@@ -96,7 +98,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise InvalidInput(f"{args.file}: {exc}") from None
     try:
         result = admin.consent.import_plan(plan, source=args.file, by=who(args), now=now(),
-                                           skip_unmatched=args.skip_unmatched)
+                                           skip_unmatched=args.skip_unmatched,
+                                           confirm_removals=args.confirm_removals)
     except ImportRefused as refused:
         for problem in refused.problems:
             sys.stderr.write(f"vcaudit: {args.file}: {one_line(problem)}\n")

@@ -45,7 +45,7 @@ def _open(args: argparse.Namespace) -> Any:
 
     settings = load_settings(os.environ)
     config = (StorageConfig.from_connection_string(args.connection_string) if args.connection_string
-              else StorageConfig.from_env(os.environ))
+              else StorageConfig.from_env(os.environ)).for_command()
     stores = open_stores(config, create=True)
     return MailContext.open(stores, settings, queues=Queues(config.queue_service()),
                             policy=deployed_policy(settings.policy_file))
@@ -84,11 +84,17 @@ def cmd_digest(args: argparse.Namespace) -> int:
     if not WEEK.fullmatch(args.week):
         sys.stderr.write(f"vcaudit: --week: '{args.week}' is not an ISO week; expected for example 2026-W48\n")
         return EXIT_BAD_INPUT
+    from azure.core.exceptions import AzureError
+
     try:
         ctx = _open(args)
     except ValueError as exc:  # SettingsError, StorageConfigError, PolicyError
         sys.stderr.write(f"vcaudit: {one_line(exc)}\n")
         return EXIT_BAD_INPUT
+    except AzureError as exc:
+        first = str(getattr(exc, "message", None) or exc).splitlines()
+        sys.stderr.write(f"vcaudit: storage could not be reached: {one_line(first[0][:300] if first else exc)}\n")
+        return EXIT_FAILED
     from shared.digest.collect import collect
     from shared.digest.render import render_digest
 

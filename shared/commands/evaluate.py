@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import stat
 import sys
 import textwrap
 from typing import Any, TextIO
@@ -30,10 +32,51 @@ def register(commands: Any) -> None:
     ev.set_defaults(handler=cmd_evaluate)
 
 
+MAX_BUNDLE_BYTES = 64 * 1024 * 1024  # far above any real meeting's bundle; a bigger file is refused unread
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "is a directory, not a bundle"
+    if stat.S_ISFIFO(mode):
+        return "is a pipe (FIFO), not a regular file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "is a device, not a regular file"
+    if stat.S_ISSOCK(mode):
+        return "is a socket, not a regular file"
+    return "is not a regular file"
+
+
+def _read_bytes(path: str) -> bytes:
+    """The file's bytes, only when it is a regular file of at most ``MAX_BUNDLE_BYTES``: opened without
+    blocking (a FIFO never hangs the command) and checked on the open descriptor itself."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise BundleError(_file_kind(info.st_mode))
+        if info.st_size > MAX_BUNDLE_BYTES:
+            raise BundleError(f"larger than {MAX_BUNDLE_BYTES // (1024 * 1024)} MiB; not read")
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            chunk = os.read(fd, 1024 * 1024)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > MAX_BUNDLE_BYTES:  # grew while being read
+                raise BundleError(f"larger than {MAX_BUNDLE_BYTES // (1024 * 1024)} MiB; not read")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _read_bundle(path: str) -> Any:
     try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+        return json.loads(_read_bytes(path).decode("utf-8"))
+    except BundleError:
+        raise
     except FileNotFoundError:
         raise BundleError("no such file") from None
     except IsADirectoryError:
@@ -46,6 +89,8 @@ def _read_bundle(path: str) -> Any:
         raise BundleError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise BundleError("JSON nested too deeply") from None
+    except ValueError as exc:  # a number too long to read (Python's integer digit limit)
+        raise BundleError(f"not valid JSON: {one_line(exc)[:120]}") from None
     except OSError as exc:
         raise BundleError(f"cannot be read ({exc.strerror})") from None
 

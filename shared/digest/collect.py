@@ -123,16 +123,43 @@ def health_facts(ctx: MailContext, week: str, now: datetime) -> HealthFacts:
 
 
 def latest_directory(ctx: MailContext, meetings: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The directory block of the week's latest in-scope evidence bundle (consent gaps are read from it)."""
+    """The directory facts of the week's in-scope evidence bundles, merged (consent gaps are read from it).
+
+    Each stored bundle keeps only its own meeting's people (data minimisation), so the week's view is their
+    union: every class team and invited group that met, with its members' pupil and consent status; for a
+    person, the latest bundle's entry wins."""
     epoch = datetime.min.replace(tzinfo=UTC)
-    for row in sorted(meetings, key=lambda r: r.get("Start") or epoch, reverse=True):
+    merged: dict[str, Any] | None = None
+    consent: dict[str, bool] = {}
+    for row in sorted(meetings, key=lambda r: r.get("Start") or epoch):
         blob = row.get("EvidenceBlob")
-        if row.get("InScope") and blob:
-            bundle = ctx.stores.evidence.load(str(blob))
-            directory = bundle.get("directory") if bundle else None
-            if isinstance(directory, dict):
-                return directory
-    return None
+        if not (row.get("InScope") and blob):
+            continue
+        bundle = ctx.stores.evidence.load(str(blob))
+        directory = bundle.get("directory") if bundle else None
+        if not isinstance(directory, dict):
+            continue
+        if merged is None:
+            merged = {"staff": [], "pupils": [], "consent": [], "users": {}, "groups": {}, "classTeams": []}
+        for name in ("staff", "pupils"):
+            ids = directory.get(name)
+            if isinstance(ids, list):
+                merged[name] = list(dict.fromkeys([*merged[name], *ids]))
+        consented = {str(p) for p in directory.get("consent") or []}
+        for pupil in directory.get("pupils") or []:  # the latest bundle naming a pupil says their consent
+            consent[str(pupil)] = str(pupil) in consented
+        for name in ("users", "groups"):
+            entries = directory.get(name)
+            if isinstance(entries, dict):
+                merged[name].update(entries)
+        teams = {str(t.get("id")): t for t in merged["classTeams"]}
+        for team in directory.get("classTeams") or []:
+            if isinstance(team, dict):
+                teams[str(team.get("id"))] = team
+        merged["classTeams"] = list(teams.values())
+    if merged is not None:
+        merged["consent"] = [p for p, yes in consent.items() if yes]
+    return merged
 
 
 def gather(ctx: MailContext, week: str, now: datetime) -> DigestInputs:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.policy.catalogue import RULE_ORDER, catalogue
+from shared.policy.catalogue import catalogue, rank
 from shared.policy.clauses import CLAUSES, GUIDANCE
 from shared.store.keys import finding_id, previous_weeks, week_bounds
 
@@ -29,8 +29,9 @@ SET_ASIDE = frozenset({"false-positive", "resolved", "accepted-risk", "exempt"})
 STATUS_LABEL = {"": "open", "acknowledged": "acknowledged", "accepted-risk": "accepted risk",
                 "false-positive": "false positive", "resolved": "resolved", "exempt": "standing exemption"}
 # Rules that say something about the organiser rather than about how a meeting was set up.
-NOT_STAFF_RULES = frozenset({"organiser-not-staff", "organiser-not-school-account"})
-EVIDENCE_RULE = "evidence-unavailable"
+NOT_STAFF_RULES = frozenset(spec.id for spec in catalogue().values() if spec.about_organiser)
+# Rules about what vcaudit could not see: reported under monitoring, never as a teacher's setting issue.
+MONITORING_RULES = frozenset(spec.id for spec in catalogue().values() if spec.about_monitoring)
 EVIDENCE_KINDS = {"attendanceReports": "attendance reports", "callRecord": "call record",
                   "callRecords": "call records", "onlineMeeting": "meeting options", "event": "calendar event",
                   "recordings": "recordings", "transcripts": "transcripts", "directory": "directory",
@@ -365,8 +366,8 @@ def _standing(view: FindingView) -> bool:
 
 def _order(view: FindingView) -> tuple[float, int, int, str]:
     stamp = view.start.timestamp() if view.start else 0.0
-    rank = RULE_ORDER.index(view.rule) if view.rule in RULE_ORDER else len(RULE_ORDER)
-    return stamp, SEVERITY_RANK.get(view.severity, 9), rank, view.who
+    order = rank()
+    return stamp, SEVERITY_RANK.get(view.severity, 9), order.get(view.rule, len(order)), view.who
 
 
 def _live_meetings(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -520,11 +521,11 @@ def build_digest(inputs: DigestInputs) -> Digest:
     active = [v for v in standing if v.status not in SET_ASIDE]
     not_staff = {v.occurrence for v in views if v.rule in NOT_STAFF_RULES}
     concerns = [v for v in active if v.severity == "high"]
-    issues = [v for v in active if v.severity != "high" and v.rule != EVIDENCE_RULE]
+    issues = [v for v in active if v.severity != "high" and v.rule not in MONITORING_RULES]
     counts = Counter(v.rule for v in standing)
     specs = catalogue()
     by_rule = [RuleCount(rule, specs[rule].title, next(v.severity for v in standing if v.rule == rule), counts[rule])
-               for rule in RULE_ORDER if counts.get(rule)]
+               for rule in specs if counts.get(rule)]
     by_rule.sort(key=lambda r: (SEVERITY_RANK.get(r.severity, 9), -r.count))
     live = _live_meetings(meetings)
     trend = []

@@ -77,15 +77,27 @@ def parse_directory(raw: JSON) -> Directory:
     by_address: dict[str, str] = {}
     users_raw = obj(raw, "users", path)
     for uid, entry in users_raw.items():
-        upath = f"{path}.users.{uid}"
-        if not isinstance(entry, dict):
-            raise BundleError(f"{upath}: expected an object, got {kind(entry)}")
-        upn = text(entry, "userPrincipalName", upath)
-        mail = text(entry, "mail", upath)
-        proxies = [_strip_smtp(p) for p in texts(entry, "proxyAddresses", upath)]
-        addresses = tuple(dict.fromkeys(a.strip().lower() for a in (upn, mail, *proxies) if a and a.strip()))
-        users[uid] = DirectoryUser(uid, text(entry, "displayName", upath), upn, mail, text(entry, "userType", upath),
-                                   addresses)
+        # Every evaluation reads the whole directory: the usual shapes take a fast path, anything else the
+        # checked one, which names the offending key.
+        if entry.__class__ is not dict:
+            raise BundleError(f"{path}.users.{uid}: expected an object, got {kind(entry)}")
+        upn, mail = entry.get("userPrincipalName"), entry.get("mail")
+        name, user_type = entry.get("displayName"), entry.get("userType")
+        proxies = entry.get("proxyAddresses")
+        if not all(v is None or v.__class__ is str for v in (upn, mail, name, user_type)) or not (
+                proxies is None or (proxies.__class__ is list and all(p.__class__ is str for p in proxies))):
+            upath = f"{path}.users.{uid}"
+            upn, mail = text(entry, "userPrincipalName", upath), text(entry, "mail", upath)
+            name, user_type = text(entry, "displayName", upath), text(entry, "userType", upath)
+            proxies = texts(entry, "proxyAddresses", upath)
+        found: list[str] = []
+        for address in (upn, mail, *(_strip_smtp(p) for p in proxies or ())):
+            if address:
+                address = address.strip().lower()
+                if address and address not in found:
+                    found.append(address)
+        addresses = tuple(found)
+        users[uid] = DirectoryUser(uid, name, upn, mail, user_type, addresses)
         for address in addresses:
             by_address.setdefault(address, uid)
     groups: dict[str, frozenset[str]] = {}

@@ -201,6 +201,8 @@ class Meeting:
         self.presence: dict[str, Presence] = {}
         self.presence_source: str | None = None
         self.record_people: list[set[str]] = [set() for _ in bundle.call_records]  # who each call record shows
+        # every session's people: (call-record index, session, "caller" or "callee", person)
+        self.session_people: list[tuple[int, JSON, str, Person]] = []
         self._read_presence()
         self.invited: set[str] = set()
         self.invited_user_ids: set[str] = set()
@@ -347,6 +349,7 @@ class Meeting:
                     continue
                 presence = self._present(ident)
                 self.record_people[index].add(presence.person.key)
+                self.session_people.append((index, session, end, presence.person))
                 if span:
                     presence.intervals.append((span[0], span[1], index))
         for key in ("participants_v2", "participants"):

@@ -2,9 +2,10 @@
 
 The gateway hands the evaluator the school's whole directory (every user's name and addresses). The evidence
 kept in Blob storage needs only the people the meeting's payloads name — by user id or by address —, the
-members of the groups it invited and of its class team, so the stored copy is cut down to them. Evaluating the
-minimised bundle gives exactly the findings of the full one (tested over the sample week and a simulated
-school week).
+members of the groups it invited and of its class team, so the stored copy is cut down to them: their user
+entries, their places in the ``staff``, ``pupils`` and ``consent`` lists, and only the groups and class teams the
+meeting involves. Evaluating the minimised bundle gives exactly the findings of the full one (tested over the
+sample week and a simulated school week).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def _ids(members: Any) -> set[str]:
 
 
 def minimise(bundle: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``bundle`` whose ``directory.users`` and ``directory.groups`` hold only what it refers to."""
+    """A copy of ``bundle`` whose ``directory`` (users, groups, class teams, and the staff, pupil and consent
+    lists) holds only what its meeting refers to."""
     directory = bundle.get("directory")
     if not isinstance(directory, dict):
         return bundle
@@ -47,12 +49,15 @@ def minimise(bundle: dict[str, Any]) -> dict[str, Any]:
                 kept_groups[address] = members
                 keep.update(_ids(members))
     teams = directory.get("classTeams")
+    kept_teams: list[Any] = []
     for team in teams if isinstance(teams, list) else []:
         if not isinstance(team, dict):
+            kept_teams.append(team)  # not ours to judge: the evaluator reports it
             continue
         channels = [team.get("generalChannelId"), *(team.get("channelIds") or [])]
         if any(isinstance(c, str) and c.lower() in lowered for c in channels):
             keep.update(_ids(team.get("members")))
+            kept_teams.append(team)
     users = directory.get("users")
     kept_users: dict[str, Any] = {}
     if isinstance(users, dict):
@@ -67,4 +72,11 @@ def minimise(bundle: dict[str, Any]) -> dict[str, Any]:
         slim["users"] = kept_users
     if isinstance(groups, dict):
         slim["groups"] = kept_groups
+    if isinstance(teams, list):
+        slim["classTeams"] = kept_teams
+    people = keep | {uid.lower() for uid in kept_users if isinstance(uid, str)}
+    for name in ("staff", "pupils", "consent"):
+        ids = directory.get(name)
+        if isinstance(ids, list):  # the school's whole lists, cut down to the meeting's own people
+            slim[name] = [i for i in ids if not isinstance(i, str) or i.lower() in people]
     return {**bundle, "directory": slim}

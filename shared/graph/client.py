@@ -41,6 +41,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from shared.graph.errors import GraphThrottled
+from shared.graph.pacing import MAILBOX_CONCURRENCY, MailboxPacer
 
 GRAPH_V1 = "https://graph.microsoft.com/v1.0"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -274,6 +275,7 @@ class GraphTransport:
         max_attempts: int = 8,
         backoff_seconds: float = 0.5,
         concurrency: int = 8,
+        mailbox_concurrency: int = MAILBOX_CONCURRENCY,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.sender = sender
@@ -285,6 +287,7 @@ class GraphTransport:
         self.sleep = sleep
         self.stats = TransportStats()
         self._gate = asyncio.Semaphore(concurrency)
+        self.pacer = MailboxPacer(mailbox_concurrency)  # Graph's 4 concurrent requests per mailbox (pacing.py)
 
     # ------------------------------------------------------------------ URLs
     def absolute(self, url: str) -> str:
@@ -306,7 +309,7 @@ class GraphTransport:
     # ------------------------------------------------------------------ one request
     async def _exchange(self, request: Request) -> Reply:
         body = None if request.body is None else json.dumps(request.body).encode("utf-8")
-        async with self._gate:
+        async with self.pacer.hold_urls([request.url]), self._gate:
             self.stats.http_requests += 1
             reply = await self.sender.send(request.method, self.absolute(request.url), dict(request.headers), body)
         return reply
@@ -360,9 +363,12 @@ class GraphTransport:
             if len(pending) == 1:
                 results[pending[0]] = await self.send(requests[pending[0]])
                 return
-            payload = {"requests": [self._batch_item(i, requests[i]) for i in pending]}
+            # Graph runs a batch's items in parallel: at most 4 per mailbox per envelope, the rest in the next one.
+            sendable, deferred = self.pacer.split_batch(pending, [r.url for r in requests])
+            payload = {"requests": [self._batch_item(i, requests[i]) for i in sendable]}
             self.stats.batches += 1
-            outer = await self._send_with_retry(Request("POST", "/$batch", {}, payload))
+            async with self.pacer.hold_urls([requests[i].url for i in sendable]):
+                outer = await self._send_with_retry(Request("POST", "/$batch", {}, payload))
             if not outer.ok:
                 raise (
                     GraphThrottled(0.0, "/$batch", outer.status)
@@ -372,7 +378,7 @@ class GraphTransport:
             answers = {str(a.get("id")): a for a in outer.json.get("responses", []) if isinstance(a, dict)}
             again: list[int] = []
             delay = 0.0
-            for i in pending:
+            for i in sendable:
                 answer = answers.get(str(i))
                 if answer is None:
                     again.append(i)
@@ -385,11 +391,11 @@ class GraphTransport:
                     continue
                 self.stats.graph_requests += 1
                 results[i] = reply
-            pending = again
-            if pending:
+            pending = sorted(again + deferred)
+            if again:
                 if attempt >= self.max_attempts - 1:
-                    raise GraphThrottled(delay, requests[pending[0]].url)
-                waited = await self._wait(delay, waited, requests[pending[0]].url, 429)
+                    raise GraphThrottled(delay, requests[again[0]].url)
+                waited = await self._wait(delay, waited, requests[again[0]].url, 429)
                 attempt += 1
 
     async def _send_with_retry(self, request: Request) -> Reply:

@@ -35,6 +35,8 @@ REVOCATIONS = "revocation"
 BATCH = 100  # a table transaction holds at most 100 operations, all in one partition
 MAX_ROWS = 20_000
 MAX_BYTES = 5_000_000
+MAX_REMOVAL_SHARE = 0.10  # an import taking away more than this share of current consents must be confirmed
+ORPHAN_AGE = timedelta(hours=1)  # a version neither active nor recorded, this old, is a killed import's leftover
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,18 @@ class ImportRefused(InvalidInput):
         super().__init__(f"{source}: nothing imported: {len(self.problems)} problem row(s)")
 
 
+class RemovalsRefused(InvalidInput):
+    """Nothing was written: the import would take away too many of the current consents unconfirmed."""
+
+    def __init__(self, source: str, removed: int, current: int, option: str) -> None:
+        self.removed = removed
+        self.current = current
+        share = "all" if removed == current else f"{removed * 100 // current}%"
+        super().__init__(f"{source}: nothing imported: it would remove {removed} of the {current} current "
+                         f"consent(s) ({share}; more than {MAX_REMOVAL_SHARE:.0%} needs confirming); check the "
+                         f"file, or confirm with {option}")
+
+
 # ---------------------------------------------------------------------------------------------- parsing
 _OFFSET = re.compile(r"\s*(?:GMT|UTC)\s*([+-]\d{1,2})?(?::?(\d{2}))?\s*$", re.IGNORECASE)
 _FORMATS_DMY = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y %I:%M:%S %p", "%d/%m/%Y")
@@ -106,9 +120,10 @@ def parse_timestamp(value: str, zone: ZoneInfo, date_order: str = "dmy") -> date
         raise ValueError("empty timestamp")
     try:
         parsed = datetime.fromisoformat(text)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
     except ValueError:
         pass
+    else:
+        return _in_range(parsed if parsed.tzinfo else parsed.replace(tzinfo=zone), value)
     tz: Any = zone
     m = _OFFSET.search(text)
     if m:
@@ -120,10 +135,24 @@ def parse_timestamp(value: str, zone: ZoneInfo, date_order: str = "dmy") -> date
     formats = _FORMATS_YMD + (_FORMATS_DMY if date_order == "dmy" else _FORMATS_MDY)
     for fmt in formats:
         try:
-            return datetime.strptime(text, fmt).replace(tzinfo=tz)
+            parsed = datetime.strptime(text, fmt).replace(tzinfo=tz)
         except ValueError:
             continue
+        return _in_range(parsed, value)
     raise ValueError(f"'{value.strip()[:40]}' is not a timestamp")
+
+
+def _in_range(moment: datetime, value: str) -> datetime:
+    """A form's answer from ``validate.EARLIEST`` to ``validate.LATEST`` (in UTC too), else a one-line error."""
+    try:
+        utc = moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not validate.EARLIEST <= utc.date() <= validate.LATEST \
+            or not validate.EARLIEST <= moment.date() <= validate.LATEST:
+        raise ValueError(f"'{value.strip()[:40]}' is out of range; expected a time from {validate.EARLIEST} to "
+                         f"{validate.LATEST}")
+    return moment
 
 
 def parse_answer(value: str) -> bool:
@@ -320,6 +349,29 @@ class ConsentRegister:
         rows = self.log.query_entities(query_filter="PartitionKey eq @p", parameters={"p": IMPORTS})
         return sorted((dict(r) for r in rows), key=lambda r: str(r["RowKey"]))
 
+    def completed_versions(self) -> set[str]:
+        """Versions written whole: every recorded import and revocation, and the active one. Anything else in
+        the register is an import that failed or was killed half-way (never shown, swept by the next import)."""
+        done = {str(r["RowKey"]) for r in self.log.query_entities(
+            query_filter="PartitionKey eq @p", parameters={"p": IMPORTS}, select=["RowKey"])}
+        done |= {str(r.get("Version")) for r in self.log.query_entities(
+            query_filter="PartitionKey eq @p", parameters={"p": REVOCATIONS}, select=["Version"]) if r.get("Version")}
+        active = self.active_version()
+        return done | ({active} if active else set())
+
+    def sweep_partial_versions(self, now: datetime) -> int:
+        """Delete the rows of versions a failed or killed import left behind (older than ``ORPHAN_AGE``, so an
+        import still writing is never touched). Returns how many versions were removed."""
+        done = self.completed_versions()
+        cutoff = _version_id(now - ORPHAN_AGE)
+        partial = {str(r["PartitionKey"]) for r in self.register.query_entities(
+            query_filter="PartitionKey ne @pointer", parameters={"pointer": POINTER_PARTITION},
+            select=["PartitionKey"])} - done
+        stale = sorted(v for v in partial if v < cutoff)
+        for version in stale:
+            self._drop_version(version)
+        return len(stale)
+
     # -------------------------------------------------------------- writing
     def _write_version(self, version: str, rows: list[dict[str, Any]]) -> None:
         written = 0
@@ -362,17 +414,23 @@ class ConsentRegister:
             self._drop_version(version)
             raise InvalidInput("the register changed meanwhile (another import or revocation); run again") from None
 
-    def import_plan(self, plan: Plan, *, source: str, by: str, now: datetime,
-                    skip_unmatched: bool = False) -> ImportResult:
+    def import_plan(self, plan: Plan, *, source: str, by: str, now: datetime, skip_unmatched: bool = False,
+                    confirm_removals: bool = False, confirm_option: str = "--confirm-removals") -> ImportResult:
         """Write a checked plan as the new register version and switch to it; all or nothing.
 
         Malformed rows always refuse the import; unmatched and ambiguous ones too unless ``skip_unmatched``
-        (they are then reported and left out)."""
+        (they are then reported and left out). An import that would take away more than ``MAX_REMOVAL_SHARE``
+        of the current consents (an empty file, every row skipped) is refused unless ``confirm_removals``."""
         blocking = [p for p in plan.problems if p.kind == "malformed" or not skip_unmatched]
         if blocking:
             raise ImportRefused(plan.problems if not skip_unmatched else blocking, source)
         who = validate.text("by", by, limit=200, required=True) or ""
+        self.sweep_partial_versions(now)
         pointer = self._pointer()
+        current = self.consented()
+        removed = current - {a.pupil.id for a in plan.answers if a.consent}
+        if current and len(removed) > MAX_REMOVAL_SHARE * len(current) and not confirm_removals:
+            raise RemovalsRefused(source, len(removed), len(current), confirm_option)
         revoked = self.revocations()
         notes = list(plan.notes)
         rows = []
@@ -429,12 +487,13 @@ class ConsentRegister:
 
     # -------------------------------------------------------------- data rights
     def about_pupil(self, pupil_id: str) -> dict[str, Any]:
-        rows = self.register.query_entities(query_filter="RowKey eq @pupil", parameters={"pupil": pupil_id})
+        rows = list(self.register.query_entities(query_filter="RowKey eq @pupil", parameters={"pupil": pupil_id}))
         revocations = self.log.query_entities(query_filter="PartitionKey eq @p and Pupil eq @pupil",
                                               parameters={"p": REVOCATIONS, "pupil": pupil_id})
         active = self.active_version()
+        done = self.completed_versions()  # a half-written version is no part of the register
         return {"active": [dict(r) for r in rows if r["PartitionKey"] == active],
-                "earlierVersions": [dict(r) for r in rows if r["PartitionKey"] not in (active, POINTER_PARTITION)],
+                "earlierVersions": [dict(r) for r in rows if r["PartitionKey"] != active and r["PartitionKey"] in done],
                 "revocations": [dict(r) for r in revocations]}
 
     def forget_pupil(self, pupil_id: str) -> int:

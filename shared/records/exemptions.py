@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 
 from shared.admin import validate
 from shared.admin.validate import InvalidInput
+from shared.policy.catalogue import catalogue
 from shared.records.audit import AuditLog, pupil_ref
 from shared.store.keys import finding_id
 
 SCOPES = ("series", "organiser", "pupil", "external")
-NOT_EXEMPTABLE = {"consent-missing": "record the pupil's consent in the consent register instead",
-                  "evidence-unavailable": "evidence that could not be read must never read as compliance"}
+NOT_EXEMPTABLE = {spec.id: spec.not_exemptable for spec in catalogue().values() if not spec.exemptable}
 MAX_DAYS = 400
 PARTITION = "exemption"
 

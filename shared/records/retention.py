@@ -305,8 +305,10 @@ class ErasureReport:
 def erase(stores: Stores, exemptions: ExemptionStore, consent: ConsentRegister, audit: AuditLog, pupil: str, *,
           by: str, now: datetime, reason: str) -> ErasureReport:
     """Erase one pupil: their findings deleted, their identifiers redacted from other findings and from the
-    evidence, their consent entries and exemptions deleted; whatever is on hold (a held finding, or anything of
-    a held meeting) is left as it is and listed. The audit keeps only a one-way reference to the pupil."""
+    evidence, their consent entries and exemptions deleted; whatever is on hold is left as it is and listed.
+    Holds are decided per meeting: a held meeting, or a meeting with any finding on hold, keeps all its
+    findings, notes and evidence (listed as ``WEEK.OCCURRENCE`` in ``kept_on_hold``). Idempotent. The audit
+    keeps only a one-way reference to the pupil."""
     from azure.data.tables import UpdateMode
 
     pupil_id = validate.pupil_id(pupil)
@@ -320,13 +322,17 @@ def erase(stores: Stores, exemptions: ExemptionStore, consent: ConsentRegister, 
                                                                    parameters={"empty": ""},
                                                                    select=["PartitionKey", "RowKey", "Hold"])
                      if r.get("Hold")}
-    for row in list(stores.findings.table.list_entities()):
+    rows = list(stores.findings.table.list_entities())
+    # Decided per meeting, before anything is changed: a hold on any finding of a meeting keeps the whole
+    # meeting (its findings, notes and evidence) as it is, whatever order the rows come in.
+    held_meetings |= {(str(r["PartitionKey"]), str(r.get("OccurrenceId", ""))) for r in rows if r.get("Hold")}
+    for row in rows:
         key = (str(row["PartitionKey"]), str(row.get("OccurrenceId", "")))
         if not _mentions({k: row.get(k) for k in ("Subject", "SubjectName", "Summary", "Evidence")}, needles):
             continue
-        if row.get("Hold") or key in held_meetings:
+        if key in held_meetings:
             report.kept_on_hold.append(finding_id(str(row["PartitionKey"]), str(row["RowKey"])))
-            held_meetings.add(key)
+            report.kept_on_hold.append(f"{key[0]}.{key[1]}")
             continue
         if str(row.get("Subject", "")).lower() == pupil_id:
             stores.findings.table.delete_entity(partition_key=row["PartitionKey"], row_key=row["RowKey"])

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.engine import Finding
+from shared.policy.catalogue import catalogue
 from shared.store.keys import WEEK, finding_id, finding_row_key
 
 SAFE_KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
@@ -24,8 +25,7 @@ EVIDENCE_LIMIT = 30_000
 SUMMARY_LIMIT = 2_000
 # Findings about the meeting's options: frozen at the lesson's start (fixing next week's options must not
 # rewrite this week's findings).
-SETTING_RULES = frozenset({"attendee-mic-allowed", "meeting-chat-enabled", "lobby-bypass-too-broad",
-                           "attendees-can-present", "recording-allowed"})
+SETTING_RULES = frozenset(spec.id for spec in catalogue().values() if spec.frozen_at_start)
 MACHINE_FIELDS = ("OccurrenceId", "Rule", "Severity", "Subject", "SubjectName", "Clauses", "Summary", "Evidence",
                   "MeetingSubject", "OrganiserId", "OrganiserName", "Team", "Start", "MachineState", "LastSeen")
 PEOPLE_FIELDS = ("Status", "Annotations", "Hold", "ExemptionId")

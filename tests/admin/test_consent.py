@@ -152,3 +152,94 @@ def test_cli_consent_import(admin: Admin, tmp_path: Path, cli: Callable[..., tup
     status, out, err = cli("consent", "revoke", "p003@elmgrove.sch.uk", "--reason", "Withdrawn", "--by", "office")
     assert status == 0, err
     assert len(admin.consent.consented()) == 100
+
+
+# ---------------------------------------------------------------------------------------------- all or nothing
+def _import(admin: Admin, rows: list[str], **options: object) -> object:
+    plan = plan_import(csv_of(rows), school(), LONDON, columns=COLUMNS)
+    return admin.consent.import_plan(plan, source="consent.csv", by="office", now=NOW, **options)  # type: ignore[arg-type]
+
+
+def test_an_import_that_would_empty_the_register_is_refused_unless_confirmed(
+        admin: Admin, tmp_path: Path, cli: Callable[..., tuple[int, str, str]]) -> None:
+    from shared.records.consent import RemovalsRefused
+
+    _import(admin, good_rows(120))
+    before = admin.consent.active_version()
+    with pytest.raises(RemovalsRefused) as refused:
+        _import(admin, [])  # a header-only file
+    assert str(refused.value) == ("consent.csv: nothing imported: it would remove 120 of the 120 current consent(s) "
+                                  "(all; more than 10% needs confirming); check the file, or confirm with "
+                                  "--confirm-removals")
+    assert admin.consent.active_version() == before and len(admin.consent.consented()) == 120
+    # every row skipped with --skip-unmatched: the same
+    directory = tmp_path / "users.json"
+    directory.write_text(json.dumps([p.to_json() for p in school()]))
+    unmatched = tmp_path / "unmatched.csv"
+    unmatched.write_text(csv_of([f"03/09/2026 08:0{i}:00,Nobody {i},Parent,Yes" for i in range(3)]))
+    args = ("consent", "import", str(unmatched), "--directory", str(directory), "--pupil-column", "Pupil",
+            "--parent-column", "Parent", "--answer-column", "consent", "--skip-unmatched")
+    status, out, err = cli(*args)
+    assert (status, out) == (2, "")
+    assert err == (f"vcaudit: {unmatched}: nothing imported: it would remove 120 of the 120 current consent(s) "
+                   "(all; more than 10% needs confirming); check the file, or confirm with --confirm-removals\n")
+    assert admin.consent.active_version() == before
+    # a few fewer is an ordinary import; confirmed, even all may go
+    _import(admin, good_rows(110))
+    assert len(admin.consent.consented()) == 110
+    status, out, err = cli(*args, "--confirm-removals")
+    assert status == 0, err
+    assert admin.consent.consented() == frozenset()
+
+
+class FailingTransactions:
+    """The register's table client, failing its ``fail_at``-th transaction once (a storage error mid-write)."""
+
+    def __init__(self, table: object, fail_at: int) -> None:
+        self.table = table
+        self.fail_at = fail_at
+        self.count = 0
+
+    def submit_transaction(self, operations: list) -> object:
+        self.count += 1
+        if self.count == self.fail_at:
+            from azure.core.exceptions import ServiceRequestError
+
+            raise ServiceRequestError("connection reset (injected)")
+        return self.table.submit_transaction(operations)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.table, name)
+
+
+def _versions(admin: Admin) -> set[str]:
+    return {str(r["PartitionKey"]) for r in admin.consent.register.list_entities(select=["PartitionKey"])} - {"active"}
+
+
+def test_a_failed_import_leaves_none_of_its_rows(admin: Admin) -> None:
+    _import(admin, good_rows(30))
+    before = admin.consent.active_version()
+    register = admin.consent
+    register.register = FailingTransactions(register.register, fail_at=2)  # the next import's 2nd batch of 100
+    from azure.core.exceptions import ServiceRequestError
+
+    plan = plan_import(csv_of(good_rows(150)), school(), LONDON, columns=COLUMNS)
+    with pytest.raises(ServiceRequestError):
+        register.import_plan(plan, source="consent.csv", by="office", now=NOW)
+    assert register.register.count >= 2  # the failure happened mid-write, after a first batch
+    assert _versions(admin) == {before}
+    assert admin.consent.active_version() == before and len(admin.consent.consented()) == 30
+
+
+def test_a_killed_imports_rows_are_never_shown_and_swept_by_the_next_import(admin: Admin) -> None:
+    _import(admin, good_rows(30))
+    pupil = str(uuid.UUID(int=1))
+    killed = "v20260903T070000000000-dead01"  # hours before NOW's imports: its writer is long gone
+    admin.consent.register.create_entity({"PartitionKey": killed, "RowKey": pupil, "Consent": True,
+                                          "Parent": "Half-written", "Source": "import"})
+    about = admin.consent.about_pupil(pupil)
+    assert "Half-written" not in json.dumps(about, default=str)
+    assert len(about["active"]) == 1
+    _import(admin, good_rows(30))
+    assert killed not in _versions(admin)
+    assert len(admin.consent.about_pupil(pupil)["earlierVersions"]) == 1

@@ -87,7 +87,8 @@ def test_erasure_removes_the_pupil_except_what_is_held(admin: Admin, week: Week,
     status, out, err = cli("erase", SCREEN_SHARER, "--reason", "Request 2026-07", "--yes", "--by", "dpo")
     assert status == 0, err
     assert not any(r["Subject"] == SCREEN_SHARER for r in all_findings(admin.stores))
-    for name in blobs(admin):
+    held_blob = f"{WEEK}/{held['OccurrenceId']}.json"  # a meeting with a finding on hold is kept whole
+    for name in blobs(admin) - {held_blob}:
         assert SCREEN_SHARER not in admin.stores.evidence.container.download_blob(name).readall().decode()
     assert "findings deleted: 1" in out
     # a held finding's pupil: the held finding and its meeting's evidence stay
@@ -100,3 +101,41 @@ def test_erasure_removes_the_pupil_except_what_is_held(admin: Admin, week: Week,
     erasures = admin.audit.entries(action="erase")
     assert sorted(e.target for e in erasures) == sorted([pupil_ref(SCREEN_SHARER), pupil_ref(uninvited)])
     assert SCREEN_SHARER not in json.dumps([e.detail for e in erasures])
+
+
+@pytest.mark.parametrize("held_key", ["0" * 40, "f" * 40], ids=["held-row-read-first", "held-row-read-last"])
+def test_erasure_decides_per_meeting_whatever_the_row_order(admin: Admin, week: Week, held_key: str) -> None:
+    """A meeting with two findings, one of them on hold (read before the pupil's finding, or after it): the
+    whole meeting stays as it is, listed, and a second erasure changes nothing more."""
+    pupil = SCREEN_SHARER
+    mine = next(r for r in all_findings(admin.stores) if r["Subject"] == pupil)
+    occurrence = mine["OccurrenceId"]
+    # a second finding of the same meeting (another person), stored with a key that sorts first or last
+    other = {k: v for k, v in mine.items() if k not in ("Timestamp",)}
+    other.update(RowKey=held_key, Subject="00000000-1111-2222-3333-444444444444", SubjectName="Another Pupil",
+                 Summary="Another pupil's finding", Evidence="{}")
+    admin.stores.findings.table.create_entity(other)
+    held = other
+    records.hold(admin.stores, admin.audit, "finding", finding_id(WEEK, held["RowKey"]), reason="CP case",
+                 by="dsl", now=NOW)
+    blob = f"{WEEK}/{occurrence}.json"
+    evidence_before = admin.stores.evidence.container.download_blob(blob).readall()
+    before = {r["RowKey"]: (r.get("Summary"), r.get("Evidence")) for r in all_findings(admin.stores)
+              if r["OccurrenceId"] == occurrence}
+    report = records.erase(admin.stores, admin.exemptions, admin.consent, admin.audit, pupil, by="dpo", now=NOW,
+                           reason="Request")
+    after = {r["RowKey"]: (r.get("Summary"), r.get("Evidence")) for r in all_findings(admin.stores)
+             if r["OccurrenceId"] == occurrence}
+    assert after == before, "a finding of a meeting on hold was changed"
+    assert admin.stores.evidence.container.download_blob(blob).readall() == evidence_before
+    assert f"{WEEK}.{occurrence}" in report.kept_on_hold
+    # elsewhere the pupil is gone, name and all
+    names = [u.get("displayName") for b in week.bundles.values() for uid, u in b["directory"]["users"].items()
+             if uid == pupil]
+    for name in blobs(admin) - {blob}:
+        stored = admin.stores.evidence.container.download_blob(name).readall().decode()
+        assert pupil not in stored and not any(n and n in stored for n in names), name
+    assert not any(r["Subject"] == pupil for r in all_findings(admin.stores) if r["OccurrenceId"] != occurrence)
+    again = records.erase(admin.stores, admin.exemptions, admin.consent, admin.audit, pupil, by="dpo", now=NOW,
+                          reason="Request")
+    assert (again.findings_deleted, again.findings_redacted, again.kept_on_hold) == (0, 0, report.kept_on_hold)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from devtools.azurite import Azurite
-from devtools.graphsim import GraphSimulator, Tenant, generate
+from devtools.graphsim import LEGACY_GATEWAY_SWITCHES, GraphSimulator, Tenant, generate
 from devtools.localstack import graph_factory, group_ids
 from devtools.runner import LocalRunner
 from shared import runtime as runtime_module
@@ -42,7 +42,7 @@ def school() -> Tenant:
 
 
 def make_stack(azurite: Azurite, app_functions: dict[str, Any], tenant: Tenant, prefix: str) -> Iterator[Stack]:
-    sim = GraphSimulator(tenant)
+    sim = GraphSimulator(tenant, **LEGACY_GATEWAY_SWITCHES)
     sim.start()
     gathers: list[str] = []
     settings = load_settings({
@@ -60,7 +60,7 @@ def make_stack(azurite: Azurite, app_functions: dict[str, Any], tenant: Tenant, 
     })
     value = Runtime(settings, StorageConfig.from_connection_string(azurite.connection_string), prefix=prefix,
                     consent=StaticConsent(frozenset(tenant.consent)))
-    runner = LocalRunner(app_functions.values(), value.queues)
+    runner = LocalRunner(app_functions.values(), value.queues, keys=["local-function-key-0123456789"])
     base = runner.start_http()
     value.settings = replace(settings, webhook_base_url=base + "/api", webhook_key="local-function-key-0123456789")
     value.pipeline_options = {"graph_factory": graph_factory(sim, gathers), "coalesce_seconds": 0,

@@ -48,10 +48,13 @@ def queued(app: Runtime, queue: str = NOTIFICATIONS) -> list[dict[str, Any]]:
 
 def test_validation_handshake_echoes_the_decoded_token_as_plain_text(app_functions: dict[str, Any],
                                                                      app_runtime: Runtime) -> None:
-    response = post(app_functions, b"", params={"validationToken": "Validation: Token <b>1</b>+%2B"})
+    # The host hands the handler the query already decoded: the token is echoed as it is, decoded once only
+    # ('+' stays '+', a literal '%2B' stays '%2B').
+    response = post(app_functions, b"", params={"validationToken": "Validation: Token <b>1</b>a+b%2B"})
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
-    assert response.get_body().decode() == "Validation: Token <b>1</b> +"
+    assert response.get_body().decode() == "Validation: Token <b>1</b>a+b%2B"
+    assert response.headers.get("X-Content-Type-Options") == "nosniff"
     for name in ("graph_notifications", "graph_lifecycle"):
         assert post(app_functions, b"", name=name, params={"validationToken": "abc"}).get_body() == b"abc"
 
@@ -131,3 +134,25 @@ def test_webhook_path_does_not_import_the_graph_sdk() -> None:
             "print(len(bad))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert run.stdout.strip() == "0"
+
+
+def test_a_number_past_pythons_digit_limit_is_a_400_not_a_500(app_functions: dict[str, Any],
+                                                             app_runtime: Runtime) -> None:
+    body = b'{"value": [{"subscriptionId": ' + b"9" * 5000 + b"}]}"
+    response = post(app_functions, body)
+    assert response.status_code == 400
+    assert queued(app_runtime) == []
+
+
+def test_every_http_answer_says_nosniff(app_functions: dict[str, Any], app_runtime: Runtime) -> None:
+    """Each HTTP function, answering something (the admin routes refuse the unsigned request)."""
+    http = {name: fn for name, fn in app_functions.items()
+            if any(b.get("type") == "httpTrigger" for b in json.loads(fn.get_function_json())["bindings"])}
+    assert {"graph_notifications", "graph_lifecycle", "health", "admin_findings", "admin_consent"} <= set(http)
+    for name, fn in http.items():
+        request = func.HttpRequest("GET", f"https://vcaudit.example/api/{name}", headers={}, params={},
+                                   route_params={"id": "x"}, body=b"{}")
+        response = fn.get_user_function()(request)
+        assert response.headers.get("X-Content-Type-Options") == "nosniff", name
+    refused = post(app_functions, b"not json")
+    assert refused.status_code == 400 and refused.headers.get("X-Content-Type-Options") == "nosniff"

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from devtools.graphsim import GraphSimulator, Tenant, generate
+from devtools.graphsim import LEGACY_GATEWAY_SWITCHES, GraphSimulator, Tenant, generate
 from shared.graph.client import GraphConnection, GraphTransport, connect
 from shared.graph.directory import StaticConsent
 from shared.graph.gateway import GraphGateway
@@ -65,7 +65,7 @@ class Rig:
 
 
 def make_rig(loop: Loop, tenant: Tenant, *, naive: bool = False, budget: float = 30.0, **switches: Any) -> Rig:
-    sim = GraphSimulator(tenant, **switches)
+    sim = GraphSimulator(tenant, **{**LEGACY_GATEWAY_SWITCHES, **switches})
     sim.start()
 
     async def build() -> tuple[GraphConnection, GraphTransport, GraphGateway]:

@@ -184,7 +184,9 @@ def test_graph_limitation_marked_unsupported_is_coverage_not_a_finding():
     bundle["unavailable"] = [unavailable("recordings", "channel meetings are not supported", unsupported=True)]
     ev = evaluate(bundle)
     assert "evidence-unavailable" not in rules(ev)
-    assert [g["kind"] for g in ev.coverage_gaps] == ["recordings"]
+    # Graph's limitations come first; what a rule could not judge carries the rule's id
+    assert [g["kind"] for g in ev.coverage_gaps if "rule" not in g] == ["recordings"]
+    assert ev.coverage_gaps[0] == {"kind": "recordings", "reason": "channel meetings are not supported"}
     assert ev.unavailable == []
 
 

@@ -3,6 +3,7 @@ onlineMeeting participants.organizer, else the event organizer, else the call re
 
 from __future__ import annotations
 
+from shared.policy.catalogue import catalogue
 from tests.builders import (
     AMELIA,
     GUEST,
@@ -130,3 +131,26 @@ def test_guest_organiser_in_the_call_record_is_not_a_school_account():
 
 def test_second_staff_member_organising_is_fine():
     assert rules(evaluate(organised_by(HEAD))) & ORGANISER_RULES == set()
+
+
+def test_organiser_not_staff_example_evidence_is_exact():
+    """The example on docs/rules/organiser-not-staff.md gives exactly this evidence, value for value."""
+    spec = catalogue()["organiser-not-staff"]
+    found = finding(evaluate(spec.example()), spec.id, None)
+    expected = {"organiser": {"id": "4b5e50c3-b3a6-4aa7-b54d-74965cd16755",
+                              "displayName": "Amelia Clarke",
+                              "role": "pupil",
+                              "userPrincipalName": "amelia.clarke@elmgrove.sch.uk"}}
+    assert found.evidence == expected
+
+
+def test_organiser_not_school_account_example_evidence_is_exact():
+    """The example on docs/rules/organiser-not-school-account.md gives exactly this evidence, value for value."""
+    spec = catalogue()["organiser-not-school-account"]
+    found = finding(evaluate(spec.example()), spec.id, None)
+    expected = {"organiser": {"id": "0b8e2f4a-9d1c-4f6e-8a3b-2c5d7e9f1a4b",
+                              "displayName": "Sarah Patel",
+                              "role": "external",
+                              "userPrincipalName": "sarah.patel@outlook.com",
+                              "tenantId": "9188040d-6c67-4c5b-b112-36a304b66dad"}}
+    assert found.evidence == expected

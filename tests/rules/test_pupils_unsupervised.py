@@ -6,6 +6,7 @@ member joins is excluded when the organiser is staff and the lobby scope is allo
 
 from __future__ import annotations
 
+from shared.policy.catalogue import catalogue
 from tests.builders import (
     AMELIA,
     HEAD,
@@ -303,3 +304,16 @@ def test_two_pupils_calling_each_other_are_unsupervised():
 def test_deprecated_session_identities_still_supervise():
     bundle = lesson([session(TEACHER, "08:58", "09:46", deprecated=True), session(AMELIA, "09:00", "09:45")])
     assert not unsupervised(evaluate(bundle))
+
+
+def test_pupils_unsupervised_example_evidence_is_exact():
+    """The example on docs/rules/pupils-unsupervised.md gives exactly this evidence, value for value."""
+    spec = catalogue()["pupils-unsupervised"]
+    found = finding(evaluate(spec.example()), spec.id, None)
+    expected = {"unsupervisedSeconds": 900.0,
+                "thresholdSeconds": 60,
+                "longestGapStart": "2026-03-10T09:30:00Z",
+                "longestGapEnd": "2026-03-10T09:45:00Z",
+                "pupilsDuringLongestGap": ["Amelia Clarke", "Oliver Bennett"],
+                "lobbyWaitingExcluded": True}
+    assert found.evidence == expected

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from shared.policy.catalogue import catalogue
 from tests.builders import (
     ABSENT,
     AMELIA,
@@ -201,3 +202,48 @@ def test_recording_and_transcription_off_is_compliant():
 def test_auto_recording_evidence_names_the_setting():
     f = finding(evaluate(lesson_with(recordAutomatically=True)), "recording-allowed", None)
     assert "recordAutomatically" in str(f.evidence)
+
+
+def test_attendee_mic_allowed_example_evidence_is_exact():
+    """The example on docs/rules/attendee-mic-allowed.md gives exactly this evidence, value for value."""
+    spec = catalogue()["attendee-mic-allowed"]
+    found = finding(evaluate(spec.example()), spec.id, None)
+    expected = {"allowAttendeeToEnableMic": True}
+    assert found.evidence == expected
+
+
+def test_meeting_chat_enabled_example_evidence_is_exact():
+    """The example on docs/rules/meeting-chat-enabled.md gives exactly this evidence, value for value."""
+    spec = catalogue()["meeting-chat-enabled"]
+    found = finding(evaluate(spec.example()), spec.id, None)
+    expected = {"allowMeetingChat": "enabled"}
+    assert found.evidence == expected
+
+
+def test_lobby_bypass_too_broad_example_evidence_is_exact():
+    """The example on docs/rules/lobby-bypass-too-broad.md gives exactly this evidence, value for value."""
+    spec = catalogue()["lobby-bypass-too-broad"]
+    found = finding(evaluate(spec.example()), spec.id, None)
+    expected = {"lobbyBypassSettings.scope": "organization",
+                "allowedScopes": ["organizer"],
+                "isDialInBypassEnabled": True}
+    assert found.evidence == expected
+
+
+def test_attendees_can_present_example_evidence_is_exact():
+    """The example on docs/rules/attendees-can-present.md gives exactly this evidence, value for value."""
+    spec = catalogue()["attendees-can-present"]
+    found = finding(evaluate(spec.example()), spec.id, None)
+    expected = {"allowedPresenters": "everyone"}
+    assert found.evidence == expected
+
+
+def test_recording_allowed_example_evidence_is_exact():
+    """The example on docs/rules/recording-allowed.md gives exactly this evidence, value for value."""
+    spec = catalogue()["recording-allowed"]
+    found = finding(evaluate(spec.example()), spec.id, None)
+    expected = {"recordAutomatically": False,
+                "allowRecording": None,
+                "allowTranscription": None,
+                "defaults": {"allowRecording": True, "allowTranscription": True, "recordAutomatically": False}}
+    assert found.evidence == expected

@@ -3,6 +3,7 @@ pupil); only a session with no segment media at all falls back to its modalities
 
 from __future__ import annotations
 
+from shared.policy.catalogue import catalogue
 from tests.builders import (
     AMELIA,
     GUEST,
@@ -159,3 +160,22 @@ def test_main_video_is_not_a_screen_share():
     bundle = lesson(session(AMELIA, "09:10", "09:20", modalities=("video",),
                             media_list=[media("main-video", "callerToCallee")]))
     assert sharers(evaluate(bundle)) == set()
+
+
+def test_pupil_screen_shared_example_evidence_is_exact():
+    """The example on docs/rules/pupil-screen-shared.md gives exactly this evidence, value for value."""
+    spec = catalogue()["pupil-screen-shared"]
+    found = finding(evaluate(spec.example()), spec.id, "4b5e50c3-b3a6-4aa7-b54d-74965cd16755")
+    expected = {"pupil": {"id": "4b5e50c3-b3a6-4aa7-b54d-74965cd16755",
+                          "displayName": "Amelia Clarke",
+                          "role": "pupil",
+                          "userPrincipalName": "amelia.clarke@elmgrove.sch.uk",
+                          "tenantId": "7c3e2a91-5b8d-4f0e-9a61-2d4b8c0f3e17"},
+                "shares": [{"sessionId": "4b5e50c3-09:00:05",
+                            "segmentId": "4b5e50c3-09:00:05",
+                            "start": "2026-03-10T09:00:05Z",
+                            "end": "2026-03-10T09:45:00Z",
+                            "media": "applicationsharing-video",
+                            "streamDirection": "callerToCallee",
+                            "streamIds": ["1504"]}]}
+    assert found.evidence == expected

@@ -1,9 +1,8 @@
-"""Who was there: uninvited-attendee, consent-missing, one-to-one-with-pupil, unscheduled-call-with-pupil."""
+"""Tests of the rule `uninvited-attendee` (shared/policy/rules/uninvited_attendee.py)."""
 
 from __future__ import annotations
 
-import pytest
-
+from shared.policy.catalogue import catalogue
 from tests.builders import (
     AMELIA,
     ANONYMOUS,
@@ -11,7 +10,6 @@ from tests.builders import (
     GUEST,
     HEAD,
     ISLA,
-    NOAH,
     OLIVER,
     OTHER_TENANT,
     PARENT,
@@ -26,46 +24,17 @@ from tests.builders import (
     attendance_report,
     call_record,
     channel_lesson,
-    directory,
     evaluate,
     event,
     finding,
     join_url,
     lesson_sessions,
     online_meeting,
-    pairs,
-    participant_v2,
     peer_to_peer,
-    private_lesson,
     rules,
     session,
-    subjects,
 )
-
-
-def lesson_with_present(*extra, bundle=None, **record):
-    """The compliant channel lesson with more people present for the whole lesson."""
-    bundle = bundle or channel_lesson()
-    join = bundle["callRecord"]["joinWebUrl"]
-    sessions = [*lesson_sessions(), *(session(p, "09:05", "09:40") for p in extra)]
-    bundle["callRecord"] = call_record(sessions, join_web_url=join, **record)
-    return bundle
-
-
-def uninvited(ev):
-    return subjects(ev, "uninvited-attendee")
-
-
-def private_meeting(event_attendees, present, online_attendees=()):
-    """A private calendar meeting of the teacher; ``present`` people attend the whole lesson."""
-    bundle = channel_lesson()
-    bundle["event"] = event(thread=PRIVATE_THREAD, attendees=event_attendees)
-    bundle["onlineMeeting"] = online_meeting(thread=PRIVATE_THREAD, attendees=online_attendees)
-    bundle["callRecord"] = call_record(lesson_sessions(pupils=present), join_web_url=join_url(PRIVATE_THREAD))
-    return bundle
-
-
-# -- uninvited-attendee -----------------------------------------------------------------------------------
+from tests.rules.helpers import group_call_without_a_meeting, lesson_with_present, private_meeting, uninvited
 
 
 def test_everyone_present_in_the_class_lesson_was_invited():
@@ -294,11 +263,6 @@ def test_uninvited_parent_in_an_attendance_report():
     assert uninvited(evaluate(bundle)) == {PARENT.id}
 
 
-def group_call_without_a_meeting(*present):
-    return {"directory": directory(),
-            "callRecord": call_record([session(p, "15:30", "15:40") for p in present], join_web_url=None)}
-
-
 def test_school_accounts_in_a_call_without_a_meeting_count_as_invited():
     ev = evaluate(group_call_without_a_meeting(TEACHER, AMELIA, RUBY, TA))
     assert uninvited(ev) == set()
@@ -320,219 +284,14 @@ def test_rule_switched_off_with_a_reason_raises_no_finding(policy_file):
     assert evaluate(lesson_with_present(PARENT, RUBY)).findings  # the same evidence fires under the default
 
 
-# -- consent-missing --------------------------------------------------------------------------------------
-
-
-def consent(ev):
-    return subjects(ev, "consent-missing")
-
-
-def test_present_pupil_without_consent_is_consent_missing():
-    f = finding(evaluate(lesson_with_present(NOAH)), "consent-missing", NOAH.id)
-    assert f.severity == "high"
-    assert NOAH.id in str(f.evidence) or NOAH.name in str(f.evidence)
-
-
-def test_pupil_listed_as_participant_without_times_needs_consent():
-    bundle = channel_lesson()
-    bundle["callRecord"] = call_record(lesson_sessions(), participants=[TEACHER, AMELIA, OLIVER, ISLA, NOAH])
-    assert consent(evaluate(bundle)) == {NOAH.id}
-
-
-def test_pupils_with_consent_raise_no_consent_finding():
-    assert consent(evaluate(channel_lesson())) == set()
-
-
-def test_class_team_membership_alone_does_not_need_consent():
-    # NOAH is a member of the Year 5 team and of the Year 5 group, invited through both, and absent
-    assert NOAH.id not in consent(evaluate(channel_lesson()))
-
-
-def test_invited_group_membership_alone_does_not_need_consent():
-    assert consent(evaluate(private_meeting((YEAR5_GROUP,), (AMELIA, OLIVER)))) == set()
-
-
-def test_pupil_invited_individually_on_the_event_needs_consent_even_if_absent():
-    bundle = private_meeting((AMELIA, NOAH), (AMELIA,))
-    assert consent(evaluate(bundle)) == {NOAH.id}
-
-
-def test_pupil_invited_individually_by_upper_case_address_needs_consent():
-    bundle = private_meeting((AMELIA, "Noah.Okoro@Elmgrove.SCH.UK"), (AMELIA,))
-    assert consent(evaluate(bundle)) == {NOAH.id}
-
-
-def test_pupil_invited_as_an_online_meeting_attendee_needs_consent_even_if_absent():
-    bundle = channel_lesson()
-    bundle["onlineMeeting"] = online_meeting(attendees=(NOAH,))
-    assert consent(evaluate(bundle)) == {NOAH.id}
-
-
-def test_pupil_invited_by_proxy_address_without_consent_is_consent_missing():
-    bundle = private_meeting((AMELIA, "o.bennett@elmgrove.sch.uk"), (AMELIA,))
-    bundle["directory"]["consent"].remove(OLIVER.id)
-    assert consent(evaluate(bundle)) == {OLIVER.id}
-
-
-def test_consent_missing_once_per_pupil_when_both_invited_and_present():
-    bundle = lesson_with_present(NOAH)
-    bundle["onlineMeeting"] = online_meeting(attendees=(NOAH,))
-    bundle["event"] = event(attendees=(YEAR5_GROUP, NOAH))
-    ev = evaluate(bundle)
-    assert [f.subject for f in ev.findings if f.rule == "consent-missing"] == [NOAH.id]
-
-
-def test_pupil_present_only_in_an_attendance_report_needs_consent():
-    bundle = channel_lesson()
-    del bundle["callRecord"]
-    bundle["attendanceReports"] = [attendance_report(
-        attendance_record(TEACHER, ("08:58", "09:46"), role="Organizer"), attendance_record(NOAH))]
-    assert consent(evaluate(bundle)) == {NOAH.id}
-
-
-def test_staff_and_adults_are_not_in_the_consent_register_and_need_not_be():
-    ev = evaluate(lesson_with_present(HEAD, TA))
-    assert consent(ev) == set()
-
-
-# -- one-to-one-with-pupil --------------------------------------------------------------------------------
-
-
-def one_to_one(ev):
-    return ("one-to-one-with-pupil", None) in pairs(ev)
-
-
-def only_present(*people, bundle=None):
-    bundle = bundle or channel_lesson()
-    bundle["callRecord"] = call_record([session(p, "09:00", "09:45") for p in people],
-                                       join_web_url=bundle["callRecord"]["joinWebUrl"])
-    return bundle
-
-
-def test_teacher_alone_with_one_pupil_is_one_to_one():
-    ev = evaluate(only_present(TEACHER, AMELIA))
-    f = finding(ev, "one-to-one-with-pupil", None)
-    assert f.severity == "advisory"
-    assert ev.compliant  # advisories do not make a meeting non-compliant
-
-
-def test_one_to_one_in_a_private_meeting():
-    assert one_to_one(evaluate(private_lesson(AMELIA)))
-
-
-def test_two_pupils_are_not_one_to_one():
-    assert not one_to_one(evaluate(only_present(TEACHER, AMELIA, OLIVER)))
-
-
-def test_second_staff_member_present_is_not_one_to_one():
-    assert not one_to_one(evaluate(only_present(TEACHER, HEAD, AMELIA)))
-
-
-def test_teaching_assistant_present_is_not_one_to_one():
-    assert not one_to_one(evaluate(only_present(TEACHER, TA, AMELIA)))
-
-
-def test_anyone_else_present_is_not_one_to_one():
-    ev = evaluate(only_present(TEACHER, AMELIA, PARENT))
-    assert not one_to_one(ev)
-    assert uninvited(ev) == {PARENT.id}
-
-
-def test_one_to_one_needs_presence_evidence():
-    bundle = private_meeting((AMELIA,), ())
-    del bundle["callRecord"]
-    assert not one_to_one(evaluate(bundle))
-
-
-def test_one_to_one_from_an_attendance_report():
-    bundle = private_meeting((AMELIA,), ())
-    del bundle["callRecord"]
-    bundle["attendanceReports"] = [attendance_report(attendance_record(TEACHER, ("09:00", "09:45"), role="Organizer"),
-                                                     attendance_record(AMELIA, ("09:01", "09:44")))]
-    assert one_to_one(evaluate(bundle))
-
-
-def test_pupil_present_without_times_counts_for_one_to_one():
-    bundle = channel_lesson()
-    bundle["callRecord"] = call_record([session(TEACHER, "09:00", "09:45")], participants=[TEACHER, AMELIA])
-    assert one_to_one(evaluate(bundle))
-
-
-def test_peer_to_peer_call_is_not_a_scheduled_one_to_one():
-    ev = evaluate(peer_to_peer(TEACHER, AMELIA))
-    assert not one_to_one(ev)
-    assert "unscheduled-call-with-pupil" in rules(ev)
-
-
-# -- unscheduled-call-with-pupil --------------------------------------------------------------------------
-
-
-def unscheduled(ev):
-    return ("unscheduled-call-with-pupil", None) in pairs(ev)
-
-
-def test_teacher_calling_a_pupil_directly_is_unscheduled():
-    f = finding(evaluate(peer_to_peer(TEACHER, AMELIA)), "unscheduled-call-with-pupil", None)
-    assert f.severity == "high"
-    assert "peerToPeer" in str(f.evidence)
-
-
-def test_pupil_calling_a_teacher_directly_is_unscheduled():
-    assert unscheduled(evaluate(peer_to_peer(AMELIA, TEACHER)))
-
-
-def test_peer_to_peer_call_read_from_deprecated_identities_is_unscheduled():
-    bundle = peer_to_peer(TEACHER, AMELIA)
-    s = session(TEACHER, "15:30", "15:35", callee=AMELIA, deprecated=True)
-    bundle["callRecord"] = call_record([s], call_type="peerToPeer", join_web_url=None, deprecated=True)
-    assert unscheduled(evaluate(bundle))
-
-
-def test_group_call_without_a_join_url_is_unscheduled():
-    assert unscheduled(evaluate(group_call_without_a_meeting(TEACHER, AMELIA, OLIVER)))
-
-
-def test_group_call_with_the_join_url_property_missing_is_unscheduled():
-    bundle = group_call_without_a_meeting(TEACHER, AMELIA)
-    del bundle["callRecord"]["joinWebUrl"]
-    assert unscheduled(evaluate(bundle))
-
-
-@pytest.mark.parametrize("meeting_type", ["adhoc", "meetnow"])
-def test_meet_now_or_ad_hoc_meeting_with_a_pupil_is_unscheduled(meeting_type):
-    bundle = channel_lesson()
-    bundle["onlineMeeting"] = online_meeting(meeting_type=meeting_type)
-    assert unscheduled(evaluate(bundle))
-
-
-@pytest.mark.parametrize("meeting_type", ["scheduled", "recurring", None])
-def test_scheduled_or_recurring_meeting_is_not_unscheduled(meeting_type):
-    bundle = channel_lesson()
-    bundle["onlineMeeting"] = online_meeting(meeting_type=meeting_type)
-    assert not unscheduled(evaluate(bundle))
-
-
-def test_unscheduled_call_needs_presence_evidence():
-    bundle = channel_lesson()
-    bundle["onlineMeeting"] = online_meeting(meeting_type="meetnow")
-    del bundle["callRecord"]
-    assert not unscheduled(evaluate(bundle))
-
-
-def test_direct_call_between_two_staff_is_not_unscheduled_with_pupil():
-    ev = evaluate(peer_to_peer(TEACHER, HEAD))
-    assert ev.findings == []
-    assert not ev.in_scope
-
-
-def test_direct_call_between_a_teaching_assistant_and_a_pupil_involves_no_staff():
-    ev = evaluate(peer_to_peer(TA, AMELIA))
-    assert not unscheduled(ev)
-    assert ev.in_scope
-
-
-def test_participant_v2_shape_reads_phone_identity():
-    # a phone caller listed only in participants_v2 is present (without times) and external
-    bundle = channel_lesson()
-    bundle["callRecord"]["participants_v2"].append(participant_v2(CALLER))
-    assert uninvited(evaluate(bundle)) == {CALLER.id}
+def test_uninvited_attendee_example_evidence_is_exact():
+    """The example on docs/rules/uninvited-attendee.md gives exactly this evidence, value for value."""
+    spec = catalogue()["uninvited-attendee"]
+    found = finding(evaluate(spec.example()), spec.id, "77e7f0ce-44cb-4689-afd9-4ce7df980741")
+    expected = {"participant": {"id": "77e7f0ce-44cb-4689-afd9-4ce7df980741",
+                                "displayName": "Noah Okoro",
+                                "role": "pupil",
+                                "userPrincipalName": "noah.okoro@elmgrove.sch.uk",
+                                "tenantId": "7c3e2a91-5b8d-4f0e-9a61-2d4b8c0f3e17"},
+                "present": [["2026-03-10T09:10:00Z", "2026-03-10T09:15:00Z"]]}
+    assert found.evidence == expected

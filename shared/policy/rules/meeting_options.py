@@ -1,4 +1,8 @@
-"""Meeting options: the settings the policy asks staff to establish before a lesson (G2b-G2d, P7-P10, S14)."""
+"""Meeting options: the settings the policy asks staff to establish before a lesson (G2b-G2d, P7-P10, S14).
+
+A family of five rules judged at the scheduled stage; their findings are frozen at the lesson's start (fixing
+next week's options must not rewrite this week's findings).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,48 @@ from typing import Any
 
 from shared.evidence.meeting import Meeting, Role
 from shared.policy.catalogue import Draft, Param, rule
+from shared.policy.rules import _example
 from shared.policy.rules._text import meeting_name
 
 UNKNOWN = "unknownFutureValue"
+
+
+OPTIONS = ("In Teams, open the lesson in your calendar (or the Outlook invitation) and select Meeting options; "
+           "or during the lesson, More (...) > Settings > Meeting options.")
+
+
+def _with(**options: Any) -> dict[str, Any]:
+    bundle = _example.lesson()
+    bundle["onlineMeeting"].update(options)
+    return bundle
+
+
+def mic_example() -> dict[str, Any]:
+    """The lesson's options let attendees unmute themselves."""
+    return _with(allowAttendeeToEnableMic=True)
+
+
+def chat_example() -> dict[str, Any]:
+    """The lesson's options left chat on for attendees."""
+    return _with(allowMeetingChat="enabled")
+
+
+def lobby_example() -> dict[str, Any]:
+    """Everyone in the school could bypass the lobby, and so could phone callers."""
+    return _with(lobbyBypassSettings={"scope": "organization", "isDialInBypassEnabled": True})
+
+
+def present_example() -> dict[str, Any]:
+    """Every attendee could present."""
+    return _with(allowedPresenters="everyone")
+
+
+def recording_example() -> dict[str, Any]:
+    """The options do not carry the recording settings: Graph's defaults allow recording and transcription."""
+    bundle = _example.lesson()
+    for key in ("allowRecording", "allowTranscription"):
+        del bundle["onlineMeeting"][key]
+    return bundle
 
 
 def _setting(m: Meeting, name: str, default: Any) -> tuple[Any, bool]:
@@ -19,7 +62,11 @@ def _setting(m: Meeting, name: str, default: Any) -> tuple[Any, bool]:
     return default, False
 
 
-@rule("attendee-mic-allowed", "low", ("G2b", "P7", "U2"), "Attendees can unmute themselves")
+@rule("attendee-mic-allowed", "low", ("G2b", "P7", "U2"), "Attendees can unmute themselves",
+      stage="scheduled", frozen_at_start=True, example=mic_example,
+      passes="""`allowAttendeeToEnableMic` is `false`. No meeting options in the evidence: nothing is judged.""",
+      remediation=OPTIONS + """ Turn off "Allow mic for attendees?" and save; unmute a pupil from People when
+      they speak to you. Set it before every lesson (a recurring series keeps it).""")
 def attendee_mic_allowed(m: Meeting, params: Mapping[str, Any]) -> Iterable[Draft]:
     """G2b: "Attendees should be set as mute on entry by the host." P7/U2: "ensure 'mute' is on at all times
     unless the child is speaking to the teacher." Fires when ``allowAttendeeToEnableMic`` is not ``false``."""
@@ -37,7 +84,12 @@ def attendee_mic_allowed(m: Meeting, params: Mapping[str, Any]) -> Iterable[Draf
                 "mute them on entry.", evidence)
 
 
-@rule("meeting-chat-enabled", "medium", ("G2c", "P10", "U5"), "Meeting chat is on")
+@rule("meeting-chat-enabled", "medium", ("G2c", "P10", "U5"), "Meeting chat is on",
+      stage="scheduled", frozen_at_start=True, example=chat_example,
+      passes="""`allowMeetingChat` is `disabled`. No meeting options in the evidence: nothing is judged.""",
+      remediation=OPTIONS + """ Set "Meeting chat" (or "Allow meeting chat") to Off (Disabled), not "In-meeting
+      only", and save. If the school turns chat off for all pupils in the Teams meeting policy, the DSL can
+      switch this rule off in the policy file with that reason.""")
 def meeting_chat_enabled(m: Meeting, params: Mapping[str, Any]) -> Iterable[Draft]:
     """G2c: "The chat function should be disabled for attendees." P10/U5: "Not use the 'chat' function."
     Fires when ``allowMeetingChat`` is not ``disabled`` (``enabled``, ``limited``, absent)."""
@@ -57,6 +109,12 @@ def meeting_chat_enabled(m: Meeting, params: Mapping[str, Any]) -> Iterable[Draf
 
 
 @rule("lobby-bypass-too-broad", "medium", ("G2d", "S6"), "People could bypass the lobby",
+      stage="scheduled", frozen_at_start=True, example=lobby_example,
+      passes="""`lobbyBypassSettings.scope` is one of the policy's allowed scopes (default `organizer`) and phone
+      callers wait in the lobby. No meeting options in the evidence: nothing is judged.""",
+      remediation=OPTIONS + """ Set "Who can bypass the lobby?" to "Only me and co-organizers" (Only me) and
+      turn off "Always let callers bypass the lobby"; then admit each pupil from the lobby, and decide
+      yourself whether someone removed may come back.""",
       params={"allowed_scopes": Param(list, ["organizer"], "lobbyBypassSettings.scope values the school accepts",
                                       str)})
 def lobby_bypass_too_broad(m: Meeting, params: Mapping[str, Any]) -> Iterable[Draft]:
@@ -85,7 +143,12 @@ def lobby_bypass_too_broad(m: Meeting, params: Mapping[str, Any]) -> Iterable[Dr
                     evidence)
 
 
-@rule("attendees-can-present", "medium", ("P8", "U3"), "Attendees could present (share their screen)")
+@rule("attendees-can-present", "medium", ("P8", "U3"), "Attendees could present (share their screen)",
+      stage="scheduled", frozen_at_start=True, example=present_example,
+      passes="""`allowedPresenters` is `organizer`, or `roleIsPresenter` with no pupil as presenter or co-organiser (the
+      organiser's own role is `organiser-not-staff`'s business).""",
+      remediation=OPTIONS + """ Set "Who can present?" to "Only me and co-organizers" and save; make sure no
+      pupil is listed as a presenter or co-organiser.""")
 def attendees_can_present(m: Meeting, params: Mapping[str, Any]) -> Iterable[Draft]:
     """P8/U3: "Not share the screen." Fires when ``allowedPresenters`` is ``everyone``, ``organization`` or
     absent, or it is ``roleIsPresenter`` and a pupil has the role ``presenter`` or ``coorganizer``."""
@@ -126,7 +189,12 @@ def attendees_can_present(m: Meeting, params: Mapping[str, Any]) -> Iterable[Dra
                 "share the screen.", evidence)
 
 
-@rule("recording-allowed", "medium", ("S14", "P9", "U4"), "Recording or transcription allowed")
+@rule("recording-allowed", "medium", ("S14", "P9", "U4"), "Recording or transcription allowed",
+      stage="scheduled", frozen_at_start=True, example=recording_example,
+      passes="""`allowRecording` and `allowTranscription` are both `false` and `recordAutomatically` is not `true`.""",
+      remediation=OPTIONS + """ Turn off "Record and transcribe automatically" and, where shown, set "Who can
+      record and transcribe?" to organisers only (or turn recording off); the IT admin can turn off recording
+      and transcription for lessons in the Teams meeting policy.""")
 def recording_allowed(m: Meeting, params: Mapping[str, Any]) -> Iterable[Draft]:
     """S14: "the recording, taking screenshots or photographs of any session is not permitted." P9/U4: "Not
     record, screenshot or photograph any of the session." Fires when
