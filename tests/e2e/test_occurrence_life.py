@@ -4,12 +4,11 @@ lesson it belonged to."""
 
 from __future__ import annotations
 
-import copy
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from devtools.azurite import Azurite
-from devtools.graphsim import Tenant
+from devtools.graphsim import Tenant, timeline
 from devtools.localstack import graph_factory
 from shared.evidence.times import parse_instant
 from tests.e2e.conftest import Stack, make_stack
@@ -22,6 +21,15 @@ def at(stack: Stack, when: float) -> None:
     stack.runtime.pipeline_options["graph_factory"] = graph_factory(
         stack.sim, stack.gathers, now=datetime.fromtimestamp(when, tz=UTC))
     stack.runtime._pipeline = None
+
+
+def utc(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def change(tenant: Tenant, step: dict[str, Any]) -> None:
+    """Change the tenant's calendars as the teacher does in Outlook (the simulator's timeline actions)."""
+    timeline.apply_step(tenant, step, datetime.now(UTC))
 
 
 def open_rows(stack: Stack, occ_id: str) -> list[dict[str, Any]]:
@@ -63,14 +71,14 @@ def test_a_moved_or_cancelled_series_occurrence_resolves_its_old_key(azurite: Az
             assert open_rows(stack, occurrence_id(tenant, occ)), occ["key"]
         # Outlook reports a move and a cancellation as changes to the series master: the moved occurrence becomes
         # an exception at its new start; the organiser's copy of the cancelled one is removed.
-        event = copy.deepcopy(tenant.event(mailbox, moved_occ["eventId"]))
-        assert event is not None
-        for side in ("start", "end"):
-            moment = datetime.fromisoformat(event[side]["dateTime"][:19]) + timedelta(hours=26)
-            event[side]["dateTime"] = moment.strftime("%Y-%m-%dT%H:%M:%S.0000000")
-        event["type"] = "exception"
-        tenant.upsert_event(mailbox, event)
-        tenant.delete_event(mailbox, cancelled_occ["eventId"])
+        moved_start = parse_instant(moved_occ["start"]) + 26 * 3600
+        length = parse_instant(moved_occ["end"]) - parse_instant(moved_occ["start"])
+        change(tenant, {"action": "moveOccurrence", "mailbox": mailbox, "seriesMasterId": master["id"],
+                        "originalStart": utc(parse_instant(moved_occ["start"])),
+                        "start": {"dateTime": utc(moved_start)[:-1], "timeZone": "UTC"},
+                        "end": {"dateTime": utc(moved_start + length)[:-1], "timeZone": "UTC"}})
+        change(tenant, {"action": "cancelOccurrence", "mailbox": mailbox, "seriesMasterId": master["id"],
+                        "originalStart": utc(parse_instant(cancelled_occ["start"]))})
         stack.sim.notify_event(mailbox, master["id"])
         stack.deliver()
         for gone in (moved_occ, cancelled_occ):
@@ -78,9 +86,7 @@ def test_a_moved_or_cancelled_series_occurrence_resolves_its_old_key(azurite: Az
             assert old and all(r["MachineState"] == "resolved" for r in old), gone["key"]
             assert all("series" in r["ResolvedWhy"] for r in old)
         assert open_rows(stack, occurrence_id(tenant, kept_occ))
-        new_start = parse_instant(moved_occ["start"]) + 26 * 3600
-        moved_to = occurrence_id(tenant, {**moved_occ, "start": datetime.fromtimestamp(new_start, tz=UTC)
-                                          .strftime("%Y-%m-%dT%H:%M:%SZ")})
+        moved_to = occurrence_id(tenant, {**moved_occ, "start": utc(moved_start)})
         assert open_rows(stack, moved_to)
         logs = {r["RowKey"]: r for r in stack.runtime.stores.meetings.table.list_entities()}
         assert logs[occurrence_id(tenant, moved_occ)]["Cancelled"] is True
@@ -105,7 +111,8 @@ def test_a_held_series_occurrence_moved_afterwards_keeps_its_findings(azurite: A
         stack.deliver()
         before = open_rows(stack, occurrence_id(tenant, held))
         assert before
-        tenant.delete_event(mailbox, held["eventId"])  # the teacher tidies the series after the lesson
+        change(tenant, {"action": "cancelOccurrence", "mailbox": mailbox, "seriesMasterId": master_id,
+                        "originalStart": utc(parse_instant(held["start"]))})  # the series tidied after the lesson
         stack.sim.notify_event(mailbox, master_id)
         stack.deliver()
         assert len(open_rows(stack, occurrence_id(tenant, held))) == len(before)
