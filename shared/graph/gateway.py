@@ -283,12 +283,15 @@ class GraphGateway:
         instances = [event]
         if event.get("type") == "seriesMaster":
             now = self.now()
+            # The master's occurrences and exceptions in the window, cancelled ones left out
+            # (https://learn.microsoft.com/en-us/graph/api/event-list-instances).
             items, _ = await self.transport.get_all(
-                f"/users/{mailbox_id}/calendarView?startDateTime={graph_time(now - self.series_lookback)}"
+                f"/users/{mailbox_id}/events/{quote(event_id, safe='')}/instances"
+                f"?startDateTime={graph_time(now - self.series_lookback)}"
                 f"&endDateTime={graph_time(now + self.series_horizon)}&$select={EVENT_SELECT}&$top=500",
                 {"Prefer": PREFER_UTC},
             )
-            instances = [clean(i) for i in items if i.get("seriesMasterId") == event.get("id")]
+            instances = [clean(i) for i in items if i.get("seriesMasterId") in (None, event.get("id"))]
             results = await asyncio.gather(*(self._from_event(facts, mailbox_id, ev) for ev in instances))
             return [replace(r, series_master_id=str(event.get("id"))) for r in results]
         results = await asyncio.gather(*(self._from_event(facts, mailbox_id, ev) for ev in instances))
