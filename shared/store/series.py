@@ -16,8 +16,10 @@ from typing import Any
 from shared.occurrence_life import KnownOccurrence
 from shared.store.pending import row_key
 
-# Microsoft Graph documents call records as available up to about 150 minutes after a call ends; a lesson's
-# tombstone is kept this long after its scheduled end (plus a margin for late notifications).
+# Call records are created after a call ends and may be updated later
+# (https://learn.microsoft.com/en-us/graph/changenotifications-for-callrecords); the first version can come up to
+# about 150 minutes after the call (a figure not confirmed on a Learn page). A tombstone is kept 150 minutes after
+# the scheduled end, plus 30 minutes for late notifications and a call that overran.
 TOMBSTONE_SECONDS = 150 * 60 + 30 * 60
 
 
