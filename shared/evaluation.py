@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -27,6 +28,20 @@ from shared.evidence.times import parse_instant
 from shared.graph.client import delivery
 from shared.graph.errors import GraphThrottled
 from shared.graph.session import GraphSession
+from shared.occurrence_life import (
+    CANCELLED,
+    DELETED,
+    HELD_RULES,
+    MOVED,
+    KnownOccurrence,
+    OptionsSnapshot,
+    in_force,
+    options_of,
+    snapshot_evidence,
+    snapshot_moment,
+    vanished,
+    with_options,
+)
 from shared.policy.policyfile import Policy
 from shared.ports import Runtime
 from shared.records.exemptions import ExemptionStore, apply_exemptions, series_id_of
@@ -84,6 +99,8 @@ class Evaluator:
             if self.reconcile is not None:
                 self.reconcile()
             return []
+        tombstones = self.runtime.stores.tombstones
+        gateway.tombstones = lambda organiser: tombstones.events(organiser, self.clock())
         gathered: list[Occurrence]
         if kind == "event":
             gathered = run(gateway.gather_event(message["mailbox"], message["eventId"]))
@@ -104,6 +121,8 @@ class Evaluator:
             outcome = self.record(occurrence, mailbox=message.get("mailbox"), event_id=message.get("eventId"))
             new.extend(outcome[0])
             current.extend(outcome[1])
+        if kind == "event":
+            self.compare_series(message["mailbox"], gathered)
         if new or current:
             self.alert(new, current)
         return new
@@ -147,15 +166,22 @@ class Evaluator:
         now = self.clock()
         recorder = self.runtime.stores.recorder
         if occurrence.cancelled:
-            recorder.cancel(self.meeting_facts(occurrence), now, "the event was cancelled")
+            facts = self.meeting_facts(occurrence)
+            self.tombstone(facts, CANCELLED)
+            recorder.cancel(facts, now, CANCELLED)
             return [], []
+        bundle, snapshot = self.judged_bundle(occurrence, now)
         try:
-            evaluation = evaluate_raw(occurrence.bundle, self.policy)
+            evaluation = evaluate_raw(bundle, self.policy)
         except BundleError as exc:  # a gateway defect, not bad input: fail loudly so the message is retried
             raise RuntimeError(f"gathered bundle is malformed: {exc}") from exc
+        if snapshot is not None:  # say which options the held-stage findings were judged with
+            said = snapshot_evidence(snapshot)
+            evaluation.findings = [replace(f, evidence={**f.evidence, "optionsInForce": said})
+                                   if f.rule in HELD_RULES else f for f in evaluation.findings]
         facts = self.meeting_facts(occurrence, team=evaluation.team)
         # The evidence kept is minimised: only the directory entries this meeting refers to (same findings).
-        kept = minimise(occurrence.bundle) if evaluation.in_scope else None
+        kept = minimise(bundle) if evaluation.in_scope else None
         outcome = recorder.record(facts, evaluation, kept, now)
         if outcome.written and evaluation.findings:
             self._apply_exemptions(facts, occurrence.bundle, now)
@@ -163,6 +189,29 @@ class Evaluator:
             # the organiser's event → its occurrences, so a deletion (which can no longer be read) resolves them
             self.runtime.stores.event_index.put(mailbox, event_id, facts)
         return list(outcome.new_findings), list(outcome.current_findings)
+
+    def judged_bundle(self, occurrence: Occurrence,
+                      now: float) -> tuple[dict[str, Any], OptionsSnapshot | None]:
+        """Keep a snapshot of the meeting's options as read now; once the call has happened, the bundle to judge
+        carries the options in force while the call ran (a later change of settings never rewrites what
+        happened), and the snapshot used."""
+        bundle = occurrence.bundle
+        meeting = bundle.get("onlineMeeting")
+        if not isinstance(meeting, dict) or occurrence.scheduled_start is None:
+            return bundle, None
+        records = [r for r in [bundle.get("callRecord"), *(bundle.get("callRecords") or [])] if isinstance(r, dict)]
+        held = bool(records or bundle.get("attendanceReports"))
+        start = occurrence.scheduled_start.timestamp()
+        snapshots = self.runtime.stores.snapshots
+        snapshots.add(occurrence.key.id, OptionsSnapshot(now, snapshot_moment(now, start, held), options_of(meeting)))
+        if not held:
+            return bundle, None
+        ends = [parse_instant(r["endDateTime"]) for r in records if isinstance(r.get("endDateTime"), str)]
+        call_end = max(ends) if ends else (occurrence.scheduled_end or occurrence.scheduled_start).timestamp()
+        chosen = in_force(snapshots.all(occurrence.key.id), call_end)
+        if chosen is None:
+            return bundle, None
+        return with_options(bundle, chosen), chosen
 
     def _apply_exemptions(self, facts: MeetingFacts, bundle: dict[str, Any], now: float) -> None:
         """Standing exemptions (an approved SEN one-to-one series, a visiting author): the findings stay stored,
@@ -175,5 +224,47 @@ class Evaluator:
 
     def event_deleted(self, mailbox: str, event_id: str) -> list[str]:
         for facts in self.runtime.stores.event_index.occurrences(mailbox, event_id):
-            self.runtime.stores.recorder.cancel(facts, self.clock(), "the event was deleted")
+            self.tombstone(facts, DELETED)
+            self.runtime.stores.recorder.cancel(facts, self.clock(), DELETED)
         return []
+
+    def compare_series(self, mailbox: str, gathered: list[Occurrence]) -> None:
+        """A series master was expanded: an occurrence known before but no longer in the expansion was moved or
+        cancelled (the organiser's copy of a cancelled occurrence disappears). Its old key is resolved, unless
+        it was held — then what happened stands and the log notes the change."""
+        masters = {o.series_master_id for o in gathered if o.series_master_id}
+        if not masters:
+            return
+        gateway = self.session.graph.gateway
+        now = self.clock()
+        lo = now - gateway.series_lookback.total_seconds()
+        hi = now + gateway.series_horizon.total_seconds()
+        series = self.runtime.stores.series
+        for master in masters:
+            current = [o for o in gathered if o.series_master_id == master and not o.cancelled]
+            for gone in vanished(series.known(mailbox, master), (o.key.id for o in current), lo, hi):
+                facts = MeetingFacts(gone.occurrence_id, gone.week, gone.start, None, gone.subject, mailbox, None,
+                                     None)
+                self.tombstone(facts, MOVED)
+                self.runtime.stores.recorder.cancel(facts, now, MOVED)
+                series.forget(mailbox, master, gone.occurrence_id)
+            for occurrence in current:
+                facts = self.meeting_facts(occurrence)
+                series.put(mailbox, master, KnownOccurrence(facts.occurrence_id, facts.week, facts.start,
+                                                            facts.subject))
+
+    def tombstone(self, facts: MeetingFacts, reason: str) -> None:
+        """Keep a deleted or cancelled occurrence's event and options, as last read, until its call record can no
+        longer be late, so a call on its link in its window is still judged as that lesson."""
+        stores = self.runtime.stores
+        log_entry = stores.meetings.get(facts.week, facts.occurrence_id)
+        if log_entry is None or not log_entry.entity.get("EvidenceBlob"):
+            return
+        bundle = stores.evidence.load(str(log_entry.entity["EvidenceBlob"])) or {}
+        event = bundle.get("event")
+        organiser = str(log_entry.entity.get("OrganiserId") or facts.organiser_id or "")
+        if not isinstance(event, dict) or not organiser:
+            return
+        end = log_entry.entity.get("End")
+        until = end.timestamp() if isinstance(end, datetime) else facts.start + 3600
+        stores.tombstones.keep(organiser, facts.occurrence_id, event, bundle.get("onlineMeeting"), until, reason)

@@ -93,6 +93,10 @@ def event(mailbox: str, event_id: str, identity: dict[str, Any] | None) -> Work:
         return Work(f"event|{mailbox.lower()}|{event_id}", message)
     series = identity.get("seriesMasterId") if identity.get("type") in ("occurrence", "exception") else None
     ical = identity.get("iCalUId") or event_id
+    if identity.get("isCancelled"):
+        # A cancelled copy (an attendee's: the organiser's copy of a cancelled occurrence is removed) is read on
+        # its own, never absorbed into the organiser's copy, so the cancellation is seen.
+        return Work(f"cancelled|{ical}|{series or ''}", message, True)
     return Work(f"ical|{ical}|{series or ''}", message, bool(identity.get("isOrganizer")))
 
 

@@ -306,6 +306,8 @@ class Digest:
     term_start: bool = False  # the first digest of a term: the clauses no machine checks are listed
     new_limitations: list[CoverageGap] = field(default_factory=list)  # not seen the week before
     links: str = ""  # the web view's base URL; empty: no links
+    # High findings the machine resolved this week: (rule title, meeting, why) — each says why.
+    machine_resolved_high: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
@@ -780,4 +782,17 @@ def build_digest(inputs: DigestInputs) -> Digest:
         annotated=annotated, week_findings=views,
         fixed_before_lesson=sum(1 for v in views if v.machine_state == "resolved"),
         alerts_held=sum(1 for v in views if v.alert_held), alert_cap=inputs.alert_cap, not_checkable=not_checkable,
-        verified=verified, term_start=term_start, new_limitations=new_limitations, links=inputs.links)
+        verified=verified, term_start=term_start, new_limitations=new_limitations, links=inputs.links,
+        machine_resolved_high=_machine_resolved_high(rows, specs))
+
+
+def _machine_resolved_high(rows: list[Mapping[str, Any]], specs: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """High findings of the week the machine resolved, with the reason it recorded."""
+    out = []
+    for row in rows:
+        if _text(row, "Severity") == "high" and _text(row, "MachineState") == "resolved":
+            rule = _text(row, "Rule")
+            title = specs[rule].title if rule in specs else rule
+            out.append((title, _text(row, "MeetingSubject") or "a meeting",
+                        _text(row, "ResolvedWhy") or "a later reading no longer showed it"))
+    return sorted(out)

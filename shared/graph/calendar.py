@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from shared.graph.client import GraphTransport, Request
 
-IDENTIFY_SELECT = "id,iCalUId,isOrganizer,type,seriesMasterId,organizer"
+IDENTIFY_SELECT = "id,iCalUId,isOrganizer,isCancelled,type,seriesMasterId,organizer"
 
 
 def _instant(moment: datetime) -> str:

@@ -40,7 +40,7 @@ import asyncio
 import base64
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -92,6 +92,7 @@ class GatheredOccurrence:
     subject: str | None
     cancelled: bool = False
     call_record_ids: tuple[str, ...] = ()
+    series_master_id: str | None = None  # set for the occurrences of an expanded series master
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -173,6 +174,18 @@ def join_of_event(event: JSON) -> str | None:
     if isinstance(online, dict) and online.get("joinUrl"):
         return str(online["joinUrl"])
     return None
+
+
+# Graph refuses a meeting's recordings and transcripts when no calendar event backs it (Meet now, a meeting made
+# with the onlineMeetings API): "No iCalUid found for the meeting. This API is supported only for calendar backed
+# OnlineMeeting." (https://learn.microsoft.com/en-us/graph/api/calltranscript-get: "doesn't support meetings
+# created using the create onlineMeeting API that are not associated with an event on the user's calendar").
+CALENDARLESS_REFUSAL = "supported only for calendar backed"
+
+
+def calendarless_refusal(reply: Reply) -> bool:
+    """Graph's documented refusal for a meeting no calendar backs: a limitation (``unsupported``), not a failure."""
+    return reply.status == 400 and CALENDARLESS_REFUSAL in reply.error_text().lower()
 
 
 def same_link(a: str | None, b: str | None) -> bool:
@@ -258,6 +271,9 @@ class GraphGateway:
         self.series_horizon = series_horizon
         self.now = now
         self._day_lists: dict[str, tuple[datetime, list[JSON]]] = {}
+        # The organiser's deleted or cancelled events still kept (``shared/store/series.py``): a call record that
+        # arrives after its event was deleted is still linked to the scheduled occurrence.
+        self.tombstones: Callable[[str], list[tuple[JSON, JSON | None]]] | None = None
 
     @classmethod
     def from_settings(cls, transport: GraphTransport, settings: Any, consent: ConsentSource, **kw: Any) -> GraphGateway:
@@ -287,12 +303,17 @@ class GraphGateway:
         instances = [event]
         if event.get("type") == "seriesMaster":
             now = self.now()
+            # The master's occurrences and exceptions in the window, cancelled ones left out
+            # (https://learn.microsoft.com/en-us/graph/api/event-list-instances).
             items, _ = await self.transport.get_all(
-                f"/users/{mailbox_id}/calendarView?startDateTime={graph_time(now - self.series_lookback)}"
+                f"/users/{mailbox_id}/events/{quote(event_id, safe='')}/instances"
+                f"?startDateTime={graph_time(now - self.series_lookback)}"
                 f"&endDateTime={graph_time(now + self.series_horizon)}&$select={EVENT_SELECT}&$top=500",
                 {"Prefer": PREFER_UTC},
             )
-            instances = [clean(i) for i in items if i.get("seriesMasterId") == event.get("id")]
+            instances = [clean(i) for i in items if i.get("seriesMasterId") in (None, event.get("id"))]
+            results = await asyncio.gather(*(self._from_event(facts, mailbox_id, ev) for ev in instances))
+            return [replace(r, series_master_id=str(event.get("id"))) for r in results]
         results = await asyncio.gather(*(self._from_event(facts, mailbox_id, ev) for ev in instances))
         return list(results)
 
@@ -401,6 +422,19 @@ class GraphGateway:
             distance = abs(start - s)
             if best is None or distance < best[0]:
                 best = (distance, clean(item))
+        if best is None and self.tombstones is not None:
+            # The event was deleted or cancelled after it was read: judge the call as that scheduled lesson.
+            for event, meeting in self.tombstones(organiser):
+                ev_join = join_of_event(event)
+                s, e = event_time(event.get("start")), event_time(event.get("end"))
+                if not (same_link(ev_join, join) or same_link(ev_join, meeting_join)):
+                    continue
+                if s is None or e is None or not (s - EARLY <= start < e):
+                    continue
+                if best is None or abs(start - s) < best[0]:
+                    best = (abs(start - s), event)
+                    if work.meeting is None and meeting:
+                        work.meeting, work.meeting_error = meeting, None
         if best is not None:
             event = best[1]
             work.event, work.mailbox, work.scheduled = event, organiser, True
@@ -812,7 +846,7 @@ class GraphGateway:
                 if reply.ok:
                     items, _ = await self.transport.follow(reply)
                     bundle_parts[kind] = [clean(x) for x in items if self._in_window(x.get("createdDateTime"), lo, hi)]
-                elif channel and reply.status in (400, 403, 501):
+                elif (channel and reply.status in (400, 403, 501)) or calendarless_refusal(reply):
                     work.unavailable.append({"kind": kind, "reason": reply.error_text(), "unsupported": True})
                 else:
                     work.unavailable.append({"kind": kind, "reason": reply.error_text()})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -75,11 +75,14 @@ class FindingStore:
         return {row["RowKey"]: dict(row) for row in rows}
 
     def record(self, meeting: MeetingFacts, findings: Iterable[Finding], now: float, *,
-               frozen_rules: frozenset[str] = frozenset(),
-               before: dict[str, dict[str, Any]] | None = None) -> tuple[list[str], list[str]]:
+               frozen_rules: frozenset[str] = frozenset(), unresolvable: frozenset[str] = frozenset(),
+               before: dict[str, dict[str, Any]] | None = None,
+               reason: Callable[[str], str] | None = None) -> tuple[list[str], list[str]]:
         """Write one evaluation's findings; returns (new finding ids, finding ids the machine resolved).
 
-        Rows of ``frozen_rules`` are left exactly as they are. ``before``: the occurrence's rows, when the
+        Rows of ``frozen_rules`` are left exactly as they are; open rows of ``unresolvable`` rules may be added to
+        and updated but are never resolved (what happened in a held call stands). Every resolution records why
+        (``reason(rule)``) in ``ResolvedWhy``. ``before``: the occurrence's rows, when the
         caller has already read them. All writes for one occurrence are one batch
         transaction (same partition), so a failure mid-way leaves the previous state whole.
         """
@@ -115,8 +118,11 @@ class FindingStore:
         for row, old in before.items():
             if row in seen or old.get("Rule") in frozen_rules or old.get("MachineState") == "resolved":
                 continue
+            if old.get("Rule") in unresolvable:
+                continue
+            why = reason(str(old.get("Rule", ""))) if reason else "a later reading of the meeting no longer shows it"
             operations.append(("upsert", {"PartitionKey": meeting.week, "RowKey": row, "MachineState": "resolved",
-                                          "ResolvedAt": stamp}, {"mode": "merge"}))
+                                          "ResolvedAt": stamp, "ResolvedWhy": why[:500]}, {"mode": "merge"}))
             resolved.append(finding_id(meeting.week, row))
         self._submit(operations)
         return new, resolved

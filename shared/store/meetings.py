@@ -50,7 +50,7 @@ class MeetingLogStore:
 
     def write(self, meeting: MeetingFacts, evaluation: Evaluation, *, evidence_kinds: int, now: float,
               previous: LogEntry | None, settings_frozen_at: float | None, evidence_blob: str | None,
-              findings_count: int) -> None:
+              findings_count: int, call_fingerprint: str = "") -> None:
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
         from azure.data.tables import UpdateMode
@@ -72,6 +72,8 @@ class MeetingLogStore:
             "EvaluatedAt": datetime.fromtimestamp(now, tz=UTC),
             "EvidenceBlob": evidence_blob or "",
         }
+        if call_fingerprint:
+            entity["CallFingerprint"] = call_fingerprint
         if meeting.end is not None:
             entity["End"] = datetime.fromtimestamp(meeting.end, tz=UTC)
         if settings_frozen_at is not None:

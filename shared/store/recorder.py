@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.engine import Evaluation
+from shared.occurrence_life import call_fingerprint, resolution_reason, unresolvable_rules
 from shared.store.evidence import EvidenceStore
 from shared.store.findings import SETTING_RULES, FindingStore, MeetingFacts
 from shared.store.keys import finding_id, finding_row_key
@@ -70,14 +71,30 @@ class Recorder:
         if self.evidence is not None and evaluation.in_scope and bundle is not None:
             blob = self.evidence.save(meeting.week, meeting.occurrence_id, bundle)
         before = self.findings.existing(meeting.week, meeting.occurrence_id)
-        new, resolved = self.findings.record(meeting, evaluation.findings, now, frozen_rules=frozen, before=before)
+        # What happened in a held call stands: its held-stage findings are resolved only by new evidence about
+        # the call itself (a fuller or corrected call record), never by a later reading of options or calendar.
+        fingerprint = call_fingerprint(bundle)
+        previous_stages = str(previous.entity.get("Stages", "")) if previous is not None else ""
+        previous_fingerprint = str(previous.entity.get("CallFingerprint", "")) if previous is not None else ""
+        keep = unresolvable_rules(previous_stages, previous_fingerprint, fingerprint)
+        held_before = "held" in previous_stages.split()
+        changed = bool(fingerprint) and fingerprint != previous_fingerprint
+
+        def why(rule: str) -> str:
+            return resolution_reason(rule, held_before=held_before, call_changed=changed)
+
+        new, resolved = self.findings.record(meeting, evaluation.findings, now, frozen_rules=frozen,
+                                             unresolvable=keep, before=before, reason=why)
         settings_frozen_at = frozen_at
-        # Frozen setting findings stand as recorded at the lesson's start: count those still open.
+        produced = {f.rule for f in evaluation.findings}
+        # Frozen setting findings stand as recorded at the lesson's start, and held-stage ones as the call showed
+        # them: count those still open.
         findings_count = len([f for f in evaluation.findings if f.rule not in frozen]) + sum(
-            1 for row in before.values() if row.get("Rule") in frozen and row.get("MachineState") == "open")
+            1 for row in before.values() if row.get("MachineState") == "open" and (
+                row.get("Rule") in frozen or (row.get("Rule") in keep and row.get("Rule") not in produced)))
         self.meetings.write(meeting, evaluation, evidence_kinds=kinds, now=now, previous=previous,
                             settings_frozen_at=settings_frozen_at, evidence_blob=blob,
-                            findings_count=findings_count)
+                            findings_count=findings_count, call_fingerprint=fingerprint or previous_fingerprint)
         current = sorted({finding_id(meeting.week, finding_row_key(meeting.occurrence_id, f.rule, f.subject))
                           for f in evaluation.findings})
         return RecordOutcome(True, new, resolved, current_findings=current)
@@ -92,6 +109,6 @@ class Recorder:
             self.meetings.mark_cancelled(meeting.week, meeting.occurrence_id, now,
                                          f"{reason} after the meeting's start; its findings stand")
             return []
-        _, resolved = self.findings.record(meeting, [], now)
+        _, resolved = self.findings.record(meeting, [], now, reason=lambda _rule: reason)
         self.meetings.mark_cancelled(meeting.week, meeting.occurrence_id, now, reason)
         return resolved

@@ -1,6 +1,7 @@
 """The storage layout, built from one :class:`StorageConfig`: every table of the app is named here.
 
-- the pipeline's: findings, the meeting log, Graph subscriptions, state, pending evaluations, the event index;
+- the pipeline's: findings, the meeting log, Graph subscriptions, state, pending evaluations, the event index,
+  each series' known occurrences, the tombstones of deleted events, the options' snapshots;
 - the records' (``shared/records``): exemptions, the consent register and its log, the audit log;
 - the mail's (``shared/digest/store.py``): digests and alerts.
 """
@@ -18,6 +19,8 @@ from shared.store.graphindex import TableCallRecordIndex, TableDeltaLinks
 from shared.store.meetings import MeetingLogStore
 from shared.store.pending import EventIndex, PendingEvaluations
 from shared.store.recorder import Recorder
+from shared.store.series import SeriesIndex, Tombstones
+from shared.store.snapshots import OptionSnapshots
 from shared.store.state import StateStore
 from shared.store.subscriptions import TableSubscriptionStore
 
@@ -28,7 +31,11 @@ STATE = "State"
 PENDING = "Pending"
 EVENT_INDEX = "EventIndex"
 GRAPH_INDEX = "GraphIndex"
-TABLES = (FINDINGS, MEETINGS, SUBSCRIPTIONS, STATE, PENDING, EVENT_INDEX, GRAPH_INDEX)
+SERIES_INDEX = "SeriesIndex"
+TOMBSTONES = "Tombstones"
+OPTION_SNAPSHOTS = "OptionSnapshots"
+TABLES = (FINDINGS, MEETINGS, SUBSCRIPTIONS, STATE, PENDING, EVENT_INDEX, GRAPH_INDEX, SERIES_INDEX, TOMBSTONES,
+          OPTION_SNAPSHOTS)
 
 EXEMPTIONS = "Exemptions"
 CONSENT_REGISTER = "ConsentRegister"
@@ -74,6 +81,21 @@ class Stores:
     @property
     def event_index(self) -> EventIndex:
         return EventIndex(self.table_service.get_table_client(self.prefix + EVENT_INDEX))
+
+    @property
+    def series(self) -> SeriesIndex:
+        """Each series' known occurrence keys (``shared/store/series.py``)."""
+        return SeriesIndex(self.table_service.get_table_client(self.prefix + SERIES_INDEX))
+
+    @property
+    def tombstones(self) -> Tombstones:
+        """Deleted and cancelled events' facts, kept until their call records can have arrived."""
+        return Tombstones(self.table_service.get_table_client(self.prefix + TOMBSTONES))
+
+    @property
+    def snapshots(self) -> OptionSnapshots:
+        """Each occurrence's meeting options as read at each moment of its life."""
+        return OptionSnapshots(self.table_service.get_table_client(self.prefix + OPTION_SNAPSHOTS))
 
 
 @dataclass(frozen=True, slots=True)

@@ -451,3 +451,42 @@ def test_short_meet_links_are_linked_through_the_organiser(loop: Loop, rig_facto
     assert from_call[0].bundle["onlineMeeting"]["joinWebUrl"] == short
     assert from_call[0].bundle["callRecord"]["id"] == occ["callRecordIds"][0]
     assert organiser == occ["organizerId"]
+
+
+CALENDARLESS = "No iCalUid found for the meeting. This API is supported only for calendar backed OnlineMeeting."
+
+
+@pytest.mark.parametrize("refused", [True, False])
+def test_a_meeting_no_calendar_backs_has_unsupported_artefacts_when_graph_refuses_them(
+        loop: Loop, rig_factory: Any, school: Tenant, refused: bool) -> None:
+    # A Meet now call: a meeting, a call record, no calendar event. Graph's documented refusal of its recordings
+    # and transcripts is a limitation (unsupported), not evidence that could not be read.
+    rig = rig_factory(school.copy())
+    occ = next(o for o in rig.tenant.occurrences if o["kind"] == "private-meeting" and o["callRecordIds"]
+               and o["eventId"] and o["meetingId"])
+    rig.tenant.delete_event(occ["mailbox"], occ["eventId"])
+    if refused:
+        for kind in ("recordings", "transcripts"):
+            rig.sim.faults.add("GET", rf"/onlineMeetings/[^/]+/{kind}$", 400, count=None, message=CALENDARLESS)
+    got = loop.run(gather(rig.gateway, occ))
+    entries = {(u["kind"], bool(u.get("unsupported"))) for u in got.bundle.get("unavailable", [])
+               if u["kind"] in ("recordings", "transcripts")}
+    rules = {r for r, _ in findings(got.bundle)}
+    if refused:
+        assert entries == {("recordings", True), ("transcripts", True)}
+        assert "evidence-unavailable" not in rules
+    else:
+        assert entries == set()
+        assert "recordings" in got.bundle and "transcripts" in got.bundle
+
+
+def test_other_refusals_of_a_private_meetings_artefacts_stay_unavailable(
+        loop: Loop, rig_factory: Any, school: Tenant) -> None:
+    rig = rig_factory(school.copy())
+    occ = next(o for o in rig.tenant.occurrences if o["kind"] == "private-meeting" and o["callRecordIds"]
+               and o["meetingId"])
+    rig.sim.faults.add("GET", r"/onlineMeetings/[^/]+/recordings$", 400, count=None, message="Bad request")
+    got = loop.run(gather(rig.gateway, occ))
+    entries = [u for u in got.bundle.get("unavailable", []) if u["kind"] == "recordings"]
+    assert entries and not entries[0].get("unsupported")
+    assert "evidence-unavailable" in {r for r, _ in findings(got.bundle)}

@@ -212,3 +212,54 @@ def test_deleting_the_event_after_the_lesson_does_not_silence_its_findings(store
     log = stores.meetings.get(meeting.week, meeting.occurrence_id)
     assert log is not None and log.entity["Cancelled"] is True
     assert "findings stand" in log.entity["CancelledReason"]
+
+
+UNSUPERVISED_BUNDLE = "2026-11-17-1600-year6-homework-help"  # held: pupils alone in the call
+
+
+def _without(evaluation: Evaluation, rule: str) -> Evaluation:
+    import dataclasses
+
+    return dataclasses.replace(evaluation, findings=[f for f in evaluation.findings if f.rule != rule])
+
+
+def test_a_later_reading_of_the_options_never_resolves_a_held_stage_finding(stores: Stores) -> None:
+    # The nightly reconcile re-reads the meeting after the teacher restricted the lobby: the same call record,
+    # read with the new options, no longer shows the pupils alone. What happened in the call stands.
+    bundle = sample(UNSUPERVISED_BUNDLE)
+    meeting = facts(bundle)
+    evaluation = evaluate_raw(bundle)
+    assert "pupils-unsupervised" in {f.rule for f in evaluation.findings}
+    stores.recorder.record(meeting, evaluation, bundle, now=meeting.start + 7200)
+    reread = copy.deepcopy(bundle)
+    reread["onlineMeeting"]["lobbyBypassSettings"] = {"scope": "organizer", "isDialInBypassEnabled": False}
+    outcome = stores.recorder.record(meeting, _without(evaluate_raw(reread), "pupils-unsupervised"), reread,
+                                     now=meeting.start + 86400)
+    assert outcome.written and outcome.resolved_findings == []
+    unsupervised = [r for r in rows(stores) if r["Rule"] == "pupils-unsupervised"]
+    assert unsupervised and all(r["MachineState"] == "open" for r in unsupervised)
+    log = stores.meetings.get(meeting.week, meeting.occurrence_id)
+    assert log is not None and log.entity["FindingsCount"] == len(evaluation.findings)
+
+
+def test_a_corrected_call_record_may_resolve_a_held_stage_finding_and_says_why(stores: Stores) -> None:
+    bundle = sample(UNSUPERVISED_BUNDLE)
+    meeting = facts(bundle)
+    stores.recorder.record(meeting, evaluate_raw(bundle), bundle, now=meeting.start + 7200)
+    corrected = copy.deepcopy(bundle)
+    corrected["callRecord"]["version"] = int(corrected["callRecord"].get("version") or 1) + 1
+    corrected["callRecord"]["lastModifiedDateTime"] = "2026-11-17T19:00:00Z"
+    outcome = stores.recorder.record(meeting, _without(evaluate_raw(corrected), "pupils-unsupervised"), corrected,
+                                     now=meeting.start + 10800)
+    assert len(outcome.resolved_findings) == 1
+    row = next(r for r in rows(stores) if r["Rule"] == "pupils-unsupervised")
+    assert row["MachineState"] == "resolved"
+    assert "call record" in row["ResolvedWhy"]
+
+
+def test_a_finding_resolved_by_a_cancellation_says_why(stores: Stores) -> None:
+    bundle = {k: v for k, v in sample(SETTINGS_BUNDLE).items() if k not in ("callRecord", "attendanceReports")}
+    meeting = facts({**bundle, "callRecord": sample(SETTINGS_BUNDLE).get("callRecord")})
+    stores.recorder.record(meeting, evaluate_raw(bundle), bundle, now=meeting.start - 86400)
+    stores.recorder.cancel(meeting, now=meeting.start - 3600, reason="moved or removed from its series")
+    assert {r["ResolvedWhy"] for r in rows(stores)} == {"moved or removed from its series"}
