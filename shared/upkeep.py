@@ -75,7 +75,7 @@ class Upkeep:
         state = self.runtime.stores.state
         graph = self.session.graph
         mark = (state.get("call-record-watermark") or {}).get("At")
-        since = (mark if isinstance(mark, datetime) else now - timedelta(days=1)) - CALL_RECORD_OVERLAP
+        since = (mark if isinstance(mark, datetime) else now - timedelta(days=7)) - CALL_RECORD_OVERLAP
         scheduled = 0
         # Call records by a startDateTime window, paged, into vcaudit's index: only those whose notification was
         # missed (unknown to the index) are gathered.
