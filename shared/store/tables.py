@@ -15,6 +15,7 @@ from shared.store.connection import StorageConfig
 from shared.store.evidence import CONTAINER, EvidenceStore
 from shared.store.findings import FindingStore
 from shared.store.meetings import MeetingLogStore
+from shared.store.nudges import NudgeLedger
 from shared.store.pending import EventIndex, PendingEvaluations
 from shared.store.recorder import Recorder
 from shared.store.state import StateStore
@@ -26,7 +27,8 @@ SUBSCRIPTIONS = "Subscriptions"
 STATE = "State"
 PENDING = "Pending"
 EVENT_INDEX = "EventIndex"
-TABLES = (FINDINGS, MEETINGS, SUBSCRIPTIONS, STATE, PENDING, EVENT_INDEX)
+NUDGES = "Nudges"
+TABLES = (FINDINGS, MEETINGS, SUBSCRIPTIONS, STATE, PENDING, EVENT_INDEX, NUDGES)
 
 EXEMPTIONS = "Exemptions"
 CONSENT_REGISTER = "ConsentRegister"
@@ -60,6 +62,10 @@ class Stores:
     @property
     def pending(self) -> PendingEvaluations:
         return PendingEvaluations(self.table_service.get_table_client(self.prefix + PENDING))
+
+    @property
+    def nudges(self) -> NudgeLedger:
+        return NudgeLedger(self.table_service.get_table_client(self.prefix + NUDGES))
 
     @property
     def event_index(self) -> EventIndex:
