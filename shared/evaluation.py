@@ -136,7 +136,7 @@ class Evaluator:
         if outcome.written:
             from shared.prevent import after_evaluation
 
-            after_evaluation(self, facts, occurrence.bundle, evaluation, now)  # nudge before the lesson
+            after_evaluation(self, occurrence, facts, evaluation, now)  # enforce, nudge: before the lesson
         if mailbox and event_id and occurrence.organiser_id and mailbox.lower() == occurrence.organiser_id.lower():
             # the organiser's event → its occurrences, so a deletion (which can no longer be read) resolves them
             self.runtime.stores.event_index.put(mailbox, event_id, facts)

@@ -135,7 +135,7 @@ class NudgeMail:
 
 
 def compose(lesson: Lesson, rules: tuple[str, ...], nudged_before: frozenset[str] | None, zone: ZoneInfo,
-            now: float) -> NudgeMail:
+            now: float, *, enforced: str = "") -> NudgeMail:
     """The nudge's mail: HTML (autoescaped: subjects and names are people's free text) and text."""
     from shared.digest.model import local_when
     from shared.digest.render import environment
@@ -144,11 +144,13 @@ def compose(lesson: Lesson, rules: tuple[str, ...], nudged_before: frozenset[str
     context: Mapping[str, Any] = {
         "lesson": lesson, "when": when, "changes": changes(rules, nudged_before),
         "again": nudged_before is not None, "series": lesson.series_id is not None,
-        "minutes": max(1, int((lesson.start - now) // 60)),
+        "minutes": max(1, int((lesson.start - now) // 60)), "enforced": enforced,
     }
     env = environment()
     html = env.get_template("nudge.html.j2").render(**context)
     text = env.get_template("nudge.txt.j2").render(**context)
     subject = f"Before your lesson: {len(rules)} setting{'s' if len(rules) != 1 else ''} to change in " \
               f"'{lesson.subject or 'your lesson'}'"
+    if not rules:
+        subject = f"Your lesson's options were changed: '{lesson.subject or 'your lesson'}'"
     return NudgeMail(subject[:250], html, text, lesson.organiser_address)

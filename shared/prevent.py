@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.digest.mail import MailSender
@@ -23,7 +23,6 @@ from shared.store.findings import MeetingFacts
 from shared.store.nudges import NudgeLedger
 
 log = logging.getLogger("vcaudit.prevent")
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +45,7 @@ def lesson_of(facts: MeetingFacts, bundle: dict[str, Any], evaluation: Evaluatio
                   facts.start, str(join))
 
 
-def nudge(ledger: NudgeLedger, mailer: MailSender, run: Callable[[Awaitable[T]], T], *, sender: str,
+def nudge(ledger: NudgeLedger, mailer: MailSender, run: Callable[[Awaitable[Any]], Any], *, sender: str,
           policy: Policy, zone: ZoneInfo, facts: MeetingFacts, bundle: dict[str, Any], evaluation: Evaluation,
           now: float) -> NudgeResult:
     """Nudge the organiser of this lesson if its open setting findings call for it; at most once per claim."""
@@ -76,19 +75,61 @@ def nudge(ledger: NudgeLedger, mailer: MailSender, run: Callable[[Awaitable[T]],
     return NudgeResult(True, decision.reason, rules)
 
 
-def after_evaluation(evaluator: Any, facts: MeetingFacts, bundle: dict[str, Any], evaluation: Evaluation,
+def notify_enforced(mailer: MailSender, run: Callable[[Awaitable[Any]], Any], *, sender: str, lesson: Lesson,
+                    note: str, zone: ZoneInfo, now: float) -> bool:
+    """Tell the teacher what vcaudit changed (once: a change is made once)."""
+    if not sender or not lesson.organiser_address:
+        return False
+    mail = compose(lesson, (), None, zone, now, enforced=note)
+    return bool(run(mailer.send_mail(sender, mail.message())).accepted)
+
+
+def after_evaluation(evaluator: Any, occurrence: Any, facts: MeetingFacts, evaluation: Evaluation,
                      now: float) -> NudgeResult | None:
-    """The evaluator's hook: nudge (never raising: the evaluation is already recorded)."""
+    """The evaluator's hook after recording: enforce (when the policy opts in), then nudge. Never raises: the
+    evaluation is already recorded, and the next notification or preflight looks again."""
+    if getattr(evaluator, "_prevent_reentry", False):
+        return None
     try:
+        from dataclasses import replace
+
         from shared.digest.mail import GraphMailSender
+        from shared.enforce import enforce
+        from shared.graph.meeting_options import update_meeting_options
 
         runtime = evaluator.runtime
         settings = runtime.settings
-        mailer: MailSender = getattr(evaluator, "nudge_mailer", None) or GraphMailSender.over(
-            evaluator.session.graph.transport)
+        bundle = occurrence.bundle
+        transport = evaluator.session.graph.transport if getattr(evaluator, "nudge_mailer", None) is None else None
+        mailer: MailSender = getattr(evaluator, "nudge_mailer", None) or GraphMailSender.over(transport)
+        if evaluation.in_scope and "scheduled" in evaluation.stages and evaluator.policy.prevent.enforce:
+            graph = evaluator.session.graph.transport
+
+            def patch(organiser: str, meeting_id: str, changes: dict[str, Any]) -> Awaitable[Any]:
+                return update_meeting_options(graph.sender, graph.base_url, organiser, meeting_id, changes)
+
+            series = series_id_of(bundle) or ""
+            done = enforce(policy=evaluator.policy, allowed=settings.enforce_allowed, facts=facts, bundle=bundle,
+                           findings=evaluation.findings, channel="/" in series or bool(evaluation.team),
+                           now=now, zone=evaluator.zone, stores=runtime.stores, patch=patch, run=evaluator.session.run)
+            if done.outcome == "enforced":
+                patched = dict(bundle)
+                patched["onlineMeeting"] = {**(bundle.get("onlineMeeting") or {}), **done.changes, **done.meeting}
+                evaluator._prevent_reentry = True
+                try:  # the options as Graph now holds them: the findings they fix are resolved (prevented)
+                    evaluator.record(replace(occurrence, bundle=patched))
+                finally:
+                    evaluator._prevent_reentry = False
+                notify_enforced(mailer, evaluator.session.run, sender=settings.digest_sender,
+                                lesson=lesson_of(facts, patched, evaluation), note=done.note, zone=evaluator.zone,
+                                now=now)
+                bundle = patched
+                from shared.engine import evaluate_raw
+
+                evaluation = evaluate_raw(patched, evaluator.policy)
         return nudge(runtime.stores.nudges, mailer, evaluator.session.run, sender=settings.digest_sender,
                      policy=evaluator.policy, zone=evaluator.zone, facts=facts, bundle=bundle,
                      evaluation=evaluation, now=now)
     except Exception:
-        log.exception("nudge could not be decided or sent; the next evaluation will try again")
+        log.exception("enforce or nudge failed; the next evaluation will try again")
         return None

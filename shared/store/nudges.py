@@ -9,6 +9,7 @@ A claim is written (ETag-guarded) before the mail goes, so two evaluations racin
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,10 +77,8 @@ class NudgeLedger:
         from azure.data.tables import UpdateMode
 
         if previous is None:
-            try:
+            with contextlib.suppress(ResourceNotFoundError):
                 self.table.delete_entity(partition_key=LEDGER, row_key=_hash(key))
-            except ResourceNotFoundError:
-                pass
             return
         self.table.upsert_entity({"PartitionKey": LEDGER, "RowKey": _hash(key), "Key": key[:1000],
                                   "Rules": " ".join(sorted(previous))}, mode=UpdateMode.MERGE)
@@ -101,3 +100,24 @@ class NudgeLedger:
     def week(self, week: str) -> list[dict[str, Any]]:
         return [dict(r) for r in self.table.query_entities(query_filter="PartitionKey eq @week",
                                                            parameters={"week": week})]
+
+    def enforcement(self, week: str, occurrence_id: str, organiser: str, changes: tuple[str, ...], now: float,
+                    outcome: str, note: str) -> None:
+        """One row per occurrence and outcome (a re-evaluation rewrites it, never adds another)."""
+        self.table.upsert_entity({"PartitionKey": week, "RowKey": f"enforce-{_hash(occurrence_id)}-{outcome}",
+                                  "OccurrenceId": occurrence_id, "OrganiserId": organiser,
+                                  "Rules": " ".join(changes), "Outcome": outcome, "Note": note[:1000],
+                                  "At": datetime.fromtimestamp(now, tz=UTC)})
+
+    def refused_before(self, meeting_id: str) -> bool:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self.table.get_entity(partition_key="refused", row_key=_hash(meeting_id))
+        except ResourceNotFoundError:
+            return False
+        return True
+
+    def refuse(self, meeting_id: str, note: str, now: float) -> None:
+        self.table.upsert_entity({"PartitionKey": "refused", "RowKey": _hash(meeting_id), "Note": note[:1000],
+                                  "At": datetime.fromtimestamp(now, tz=UTC)})
