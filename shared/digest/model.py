@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from shared.digest.prevention import PreventionCounts
 from shared.policy.catalogue import catalogue, rank
 from shared.policy.clauses import CLAUSES, GUIDANCE
 from shared.store.keys import finding_id, previous_weeks, week_bounds
@@ -79,6 +80,7 @@ class DigestInputs:
     directory: Mapping[str, Any] | None = None  # the latest evidence bundle's directory block (consent gaps)
     alerts_held: Sequence[str] = ()  # finding ids of this week that the daily alert cap held back
     alert_cap: int = 0
+    prevention: PreventionCounts = field(default_factory=PreventionCounts)  # before the lesson: nudges, enforce
 
 
 # ---------------------------------------------------------------------------------------------------- output
@@ -233,6 +235,7 @@ class Digest:
     alerts_held: int
     alert_cap: int
     not_checkable: list[tuple[str, str, str]]  # (clause id, text, note)
+    prevention: PreventionCounts = field(default_factory=PreventionCounts)  # before the lesson
 
     @property
     def healthy(self) -> bool:
@@ -559,4 +562,5 @@ def build_digest(inputs: DigestInputs) -> Digest:
         compliant=sum(1 for r in live if r.get("Compliant")), by_rule=by_rule, trend=trend, carried=carried,
         annotated=annotated, week_findings=views,
         fixed_before_lesson=sum(1 for v in views if v.machine_state == "resolved"),
-        alerts_held=sum(1 for v in views if v.alert_held), alert_cap=inputs.alert_cap, not_checkable=not_checkable)
+        alerts_held=sum(1 for v in views if v.alert_held), alert_cap=inputs.alert_cap, not_checkable=not_checkable,
+        prevention=inputs.prevention)
