@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.engine import Finding
 from shared.enforce import required_changes
+from shared.engine import Finding
 from shared.nudges import Lesson, compose, decide
 from shared.policy.policyfile import PolicyError, default_policy, load_policy
 from shared.policy.prevent import PreventPolicy
