@@ -48,7 +48,7 @@ def stack(azurite: Azurite, app_functions: dict[str, Any], tenant: Tenant, stora
 def with_enforce(stack: Stack, mode: str) -> None:
     policy = replace(default_policy(), prevent=PreventPolicy(enforce=ENFORCE, enforce_mode=mode))
     stack.runtime.pipeline_options["policy"] = policy
-    stack.runtime._pipeline = None  # type: ignore[attr-defined]
+    stack.runtime._pipeline = None
 
 
 def lesson(tenant: Tenant) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -35,7 +35,7 @@ def at(stack: Stack, moment: float) -> None:
     stack.runtime.pipeline_options["clock"] = lambda: moment
     stack.runtime.pipeline_options["graph_factory"] = graph_factory(
         stack.sim, stack.gathers, now=datetime.fromtimestamp(moment, tz=UTC))
-    stack.runtime._pipeline = None  # type: ignore[attr-defined]  # rebuilt with the new clock
+    stack.runtime._pipeline = None  # rebuilt with the new clock
 
 
 def nudges(stack: Stack) -> list[Any]:
