@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 WEEK_START = date(2026, 3, 9)  # the simulated week, Monday 9 to Friday 13 March 2026
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="vcaudit's pipeline on a simulated school week")
     parser.add_argument("--out", default=str(ROOT / "out"), help="where the digest is written (default out/)")
     parser.add_argument("--seed", type=int, default=1, help="the simulated school (default 1)")
+    parser.add_argument("--no-prevent", action="store_true",
+                        help="skip the Sunday-evening pass (nudges to teachers, enforce on chat and microphones)")
     args = parser.parse_args(argv)
     started = time.monotonic()
 
@@ -104,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         say(f"{len(report.created)} created, each confirmed by Graph's validation handshake over HTTP"
             + (f"; {len(report.failed)} failed" if report.failed else ""))
 
+        if not args.no_prevent:
+            before_the_week(app, sim, tenant, gathers, runner)
+
         days = sorted({occ["start"][:10] for occ in tenant.occurrences})
         delivered = 0
         for day in days:
@@ -152,6 +158,11 @@ def main(argv: list[str] | None = None) -> int:
         digest = collect(ctx, week, AFTER_WEEK + timedelta(minutes=1))
         full, _ = write_digest_files(out / "digest.html", digest)
         say(f"\nDigest for {week}: {full.subject}")
+        p = digest.prevention
+        say(f"  before the lesson: {p.nudges_sent} nudges sent; lessons put right by the teacher "
+            f"{p.fixed_by_teacher}, by vcaudit {p.fixed_by_vcaudit}; started against the policy anyway "
+            f"{p.started_non_compliant}")
+        say(f"  setting findings prevented: {p.prevented_findings}; reported: {p.reported_findings}")
         say(f"  written to {out / 'digest.html'} (the DSL's copy), digest.txt, digest-summary.html (no pupils' "
             "names), findings.csv")
         say(f"The week's data stays in {DATA.relative_to(ROOT)}/: `make serve` opens it on the DSL's desk.")
@@ -161,6 +172,57 @@ def main(argv: list[str] | None = None) -> int:
         runtime_module.use(None)
         sim.stop()
         azurite.close()
+
+
+SUNDAY_EVENING = datetime(2026, 3, 8, 18, 0, tzinfo=UTC)  # the week's lessons are scheduled; none has begun
+DEMO_ENFORCE = ("allowMeetingChat", "allowAttendeeToEnableMic")
+
+
+def before_the_week(app: Any, sim: Any, tenant: Any, gathers: list[str], runner: Any) -> None:
+    """Sunday evening: every lesson's calendar event is evaluated before it begins, with nudges on and enforce on
+    for chat and microphones; then every other nudged teacher puts their lesson's options right."""
+    from devtools.localstack import graph_factory
+    from shared.evidence.times import parse_instant
+    from shared.policy.prevent import PreventPolicy
+    from shared.runtime import Pipeline
+
+    policy = replace(app.policy, prevent=PreventPolicy(enforce=DEMO_ENFORCE, enforce_mode="on"))
+    app.settings = replace(app.settings, enforce_allowed=True)
+    sender = next(u for u in tenant.users.values() if u.get("userType") != "Guest")
+    app.settings = replace(app.settings, digest_sender=sender["userPrincipalName"])
+    saved = dict(app.pipeline_options)
+    moment = [SUNDAY_EVENING.timestamp()]
+    options = {**saved, "graph_factory": graph_factory(sim, gathers, now=SUNDAY_EVENING),
+               "clock": lambda: moment[0], "policy": policy}
+    pipeline = Pipeline.build(app, **options)
+    events = [o for o in tenant.occurrences if o["eventId"]]
+    for occ in events:
+        pipeline.evaluator.evaluate({"kind": "event", "mailbox": occ["mailbox"], "eventId": occ["eventId"]})
+    nudged = [m for m in sim.sent_mail if str(m.message.get("subject", "")).startswith("Before your lesson")]
+    changed = [m for m in sim.sent_mail if "options were changed" in str(m.message.get("subject", ""))]
+    say(f"  Sunday 8 March, 18:00: {len(events)} scheduled lessons checked; {len(nudged)} nudges to teachers, "
+        f"{len(sim.meeting_updates)} meetings' options put right by vcaudit ({len(changed)} teachers told)")
+    # every other nudged lesson: its teacher puts right every option the nudge asked for
+    from markupsafe import escape
+
+    bodies = " ".join(str(m.message["body"]["content"]) for m in nudged)
+    fixed = 0
+    for index, occ in enumerate(o for o in events if o["meetingId"]):
+        found = tenant.meeting(occ["meetingId"])
+        if found is None or str(escape(found[1].get("joinWebUrl") or "-")) not in bodies:
+            continue
+        if index % 2:
+            continue
+        found[1].update(allowMeetingChat="disabled", allowedPresenters="organizer", allowAttendeeToEnableMic=False,
+                        recordAutomatically=False, allowRecording=False, allowTranscription=False,
+                        lobbyBypassSettings={"scope": "organizer", "isDialInBypassEnabled": False})
+        fixed += 1
+        moment[0] = parse_instant(occ["start"]) - 1800  # preflight, half an hour before the lesson
+        pipeline.evaluator.evaluate({"kind": "event", "mailbox": occ["mailbox"], "eventId": occ["eventId"]})
+    say(f"  teachers put right the options of {fixed} nudged lessons before they began "
+        "(seen by preflight half an hour before each)")
+    app.settings = replace(app.settings, enforce_allowed=False)
+    app.pipeline_options = saved
 
 
 if __name__ == "__main__":

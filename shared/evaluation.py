@@ -185,6 +185,10 @@ class Evaluator:
         outcome = recorder.record(facts, evaluation, kept, now)
         if outcome.written and evaluation.findings:
             self._apply_exemptions(facts, occurrence.bundle, now)
+        if outcome.written:
+            from shared.prevent import after_evaluation
+
+            after_evaluation(self, occurrence, facts, evaluation, now)  # enforce, nudge: before the lesson
         if mailbox and event_id and occurrence.organiser_id and mailbox.lower() == occurrence.organiser_id.lower():
             # the organiser's event → its occurrences, so a deletion (which can no longer be read) resolves them
             self.runtime.stores.event_index.put(mailbox, event_id, facts)

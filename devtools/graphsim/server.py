@@ -148,6 +148,16 @@ class Delivery:
     delivered: bool = False
 
 
+# The onlineMeeting properties Graph's update accepts (v1.0, "Request body" of onlinemeeting-update).
+UPDATABLE_MEETING_PROPERTIES = frozenset({
+    "allowAttendeeToEnableCamera", "allowAttendeeToEnableMic", "allowBreakoutRooms",
+    "allowCopyingAndSharingMeetingContent", "allowedLobbyAdmitters", "allowedPresenters", "allowLiveShare",
+    "allowMeetingChat", "allowPowerPointSharing", "allowRecording", "allowTeamworkReactions", "allowTranscription",
+    "allowWhiteboard", "anonymizeIdentityForRoles", "endDateTime", "isEntryExitAnnounced", "lobbyBypassSettings",
+    "participants", "recordAutomatically", "startDateTime", "subject", "watermarkProtection", "broadcastSettings",
+})
+
+
 @dataclass
 class SentMail:
     sender: str
@@ -288,6 +298,10 @@ class GraphSimulator:
         self.faults = Faults()
         self.requests: list[RequestRecord] = []
         self.sent_mail: list[SentMail] = []
+        # PATCH on online meetings: every accepted change (meeting id, the body), and the meetings whose
+        # update is refused with 403 (``refuse_meeting_updates``).
+        self.meeting_updates: list[tuple[str, JSON]] = []
+        self.refuse_meeting_updates: set[str] = set()
         self.subscriptions: dict[str, JSON] = {}
         self.deliveries: list[Delivery] = []
         self.handshakes: list[JSON] = []
@@ -465,6 +479,7 @@ class GraphSimulator:
             ("POST", "users/{u}/sendMail", self._send_mail),
             ("GET", "users/{u}/onlineMeetings", self._meetings_by_filter),
             ("GET", "users/{u}/onlineMeetings/{m}", self._meeting),
+            ("PATCH", "users/{u}/onlineMeetings/{m}", self._update_meeting),
             ("GET", "users/{u}/onlineMeetings/{m}/attendanceReports", self._attendance_reports),
             ("GET", "users/{u}/onlineMeetings/{m}/attendanceReports/{r}", self._attendance_report),
             ("GET", "users/{u}/onlineMeetings/{m}/attendanceReports/{r}/attendanceRecords", self._attendance_records),
@@ -979,6 +994,36 @@ class GraphSimulator:
     def _meeting(self, params: dict[str, str], query: dict[str, str], headers: dict[str, str], body: bytes) -> Response:
         organizer_id, meeting = self._own_meeting(params)
         view = select(views.online_meeting_view(meeting, self._include_unknown(headers)), query)
+        return self._meeting_response(view, headers, None, f"users('{organizer_id}')/onlineMeetings/$entity")
+
+    def _update_meeting(
+        self, params: dict[str, str], query: dict[str, str], headers: dict[str, str], body: bytes
+    ) -> Response:
+        """PATCH /users/{userId}/onlineMeetings/{meetingId}: only the properties Graph documents as updatable
+        (https://learn.microsoft.com/en-us/graph/api/onlinemeeting-update?view=graph-rest-1.0); any other is a
+        400. Answers 200 with the updated meeting."""
+        organizer_id, meeting = self._own_meeting(params)
+        if meeting["id"] in self.refuse_meeting_updates:
+            raise GraphError(403, "Forbidden", "Application is not allowed to perform operations on this meeting.")
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError as exc:
+            raise GraphError(400, "BadRequest", "Unable to read JSON request payload.") from exc
+        if not isinstance(data, dict) or not data:
+            raise GraphError(400, "BadRequest", "Empty request body.")
+        unknown = sorted(k for k in data if k not in UPDATABLE_MEETING_PROPERTIES)
+        if unknown:
+            raise GraphError(400, "BadRequest", f"Property '{unknown[0]}' cannot be updated.")
+        with self.lock:
+            for key, value in data.items():
+                if key == "lobbyBypassSettings" and isinstance(value, dict):
+                    merged = dict(meeting.get("lobbyBypassSettings") or {})
+                    merged.update(value)
+                    meeting[key] = merged
+                else:
+                    meeting[key] = value
+            self.meeting_updates.append((meeting["id"], data))
+        view = views.online_meeting_view(meeting, self._include_unknown(headers))
         return self._meeting_response(view, headers, None, f"users('{organizer_id}')/onlineMeetings/$entity")
 
     def _reports_for(self, params: dict[str, str]) -> list[JSON]:

@@ -14,6 +14,7 @@ digest stores the values it saw, and the next one reports the difference.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from shared.digest.mail import MailSender
 from shared.digest.model import TREND_WEEKS, Digest, DigestInputs, HealthFacts, build_digest
+from shared.digest.prevention import PreventionCounts, prevention_counts
 from shared.digest.store import FAILED, SENDING, UNCONFIRMED, AlertStore, DigestStore, open_mail_stores
 from shared.policy.deployed import deployed_policy
 from shared.policy.policyfile import Policy
@@ -29,6 +31,8 @@ from shared.settings import Settings
 from shared.store.keys import previous_weeks
 from shared.store.queues import QUEUES, Queues, poison
 from shared.store.tables import Stores
+
+log = logging.getLogger("vcaudit.digest")
 
 DROPPED = "webhook-dropped"
 MISSED = "missed-notifications"
@@ -203,7 +207,16 @@ def gather(ctx: MailContext, week: str, now: datetime) -> DigestInputs:
         health=health_facts(ctx, week, now), school=school_name(ctx.policy),
         rules_off=[(r.id, r.reason) for r in ctx.policy.switched_off],
         directory=latest_directory(ctx, meetings[week]), alerts_held=ctx.alerts.held(week),
-        alert_cap=ctx.settings.alert_daily_cap, links=ctx.settings.desk_url)
+        alert_cap=ctx.settings.alert_daily_cap, links=ctx.settings.desk_url, prevention=_prevention(ctx, week, now))
+
+
+def _prevention(ctx: MailContext, week: str, now: datetime) -> PreventionCounts:
+    """Before the lesson (nudges, enforce): counted apart; a failure to read them never stops the digest."""
+    try:
+        return prevention_counts(ctx.stores, week, now=now.timestamp())
+    except Exception:
+        log.exception("prevention counts could not be read")
+        return PreventionCounts()
 
 
 def collect(ctx: MailContext, week: str, now: datetime) -> Digest:

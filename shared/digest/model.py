@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from shared.digest.prevention import PreventionCounts
 from shared.policy.catalogue import catalogue, rank
 from shared.policy.clauses import CLAUSES, GUIDANCE
 from shared.store.keys import finding_id, previous_weeks, week_bounds
@@ -106,6 +107,7 @@ class DigestInputs:
     alerts_held: Sequence[str] = ()  # finding ids of this week that the daily alert cap held back
     alert_cap: int = 0
     links: str = ""  # the web view's base URL (``Settings.desk_url``)
+    prevention: PreventionCounts = field(default_factory=PreventionCounts)  # before the lesson: nudges, enforce
 
 
 # ---------------------------------------------------------------------------------------------------- output
@@ -308,6 +310,7 @@ class Digest:
     links: str = ""  # the web view's base URL; empty: no links
     # High findings the machine resolved this week: (rule title, meeting, why) — each says why.
     machine_resolved_high: list[tuple[str, str, str]] = field(default_factory=list)
+    prevention: PreventionCounts = field(default_factory=PreventionCounts)  # before the lesson
 
     @property
     def healthy(self) -> bool:
@@ -783,7 +786,7 @@ def build_digest(inputs: DigestInputs) -> Digest:
         fixed_before_lesson=sum(1 for v in views if v.machine_state == "resolved"),
         alerts_held=sum(1 for v in views if v.alert_held), alert_cap=inputs.alert_cap, not_checkable=not_checkable,
         verified=verified, term_start=term_start, new_limitations=new_limitations, links=inputs.links,
-        machine_resolved_high=_machine_resolved_high(rows, specs))
+        machine_resolved_high=_machine_resolved_high(rows, specs), prevention=inputs.prevention)
 
 
 def _machine_resolved_high(rows: list[Mapping[str, Any]], specs: Mapping[str, Any]) -> list[tuple[str, str, str]]:

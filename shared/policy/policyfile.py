@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from shared.policy.catalogue import SEVERITIES, Param, RuleSpec, catalogue
+from shared.policy.prevent import PreventPolicy, parse_prevent
 from shared.settings import SETTINGS_KEYS_IN_POLICY
 
 RULE_KEYS = ("enabled", "severity", "reason")
-TOP_KEYS = ("name", "rules")
+TOP_KEYS = ("name", "rules", "prevent")
 
 
 class PolicyError(ValueError):
@@ -38,6 +39,7 @@ class Policy:
     name: str
     rules: dict[str, RulePolicy]
     source: str  # "built-in" or the school's file
+    prevent: PreventPolicy = field(default_factory=PreventPolicy)  # nudges and enforce (``[prevent]``)
 
     @property
     def switched_off(self) -> list[RulePolicy]:
@@ -175,5 +177,9 @@ def load_policy(path: str | Path | None) -> Policy:
     except OSError as exc:
         raise PolicyError(f"{source}: cannot be read ({exc.strerror})") from None
     base = default_policy()
-    name, rules = _apply(source, _parse(source, text), base.rules, catalogue(), base.name)
-    return Policy(name, rules, source)
+    data = _parse(source, text)
+    name, rules = _apply(source, data, base.rules, catalogue(), base.name)
+    prevent = base.prevent
+    if "prevent" in data:
+        prevent = parse_prevent(f"{source}: prevent", data["prevent"], prevent, PolicyError)
+    return Policy(name, rules, source, prevent)

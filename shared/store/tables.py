@@ -17,6 +17,7 @@ from shared.store.evidence import CONTAINER, EvidenceStore
 from shared.store.findings import FindingStore
 from shared.store.graphindex import TableCallRecordIndex, TableDeltaLinks
 from shared.store.meetings import MeetingLogStore
+from shared.store.nudges import NudgeLedger
 from shared.store.pending import EventIndex, PendingEvaluations
 from shared.store.recorder import Recorder
 from shared.store.series import SeriesIndex, Tombstones
@@ -34,8 +35,9 @@ GRAPH_INDEX = "GraphIndex"
 SERIES_INDEX = "SeriesIndex"
 TOMBSTONES = "Tombstones"
 OPTION_SNAPSHOTS = "OptionSnapshots"
+NUDGES = "Nudges"
 TABLES = (FINDINGS, MEETINGS, SUBSCRIPTIONS, STATE, PENDING, EVENT_INDEX, GRAPH_INDEX, SERIES_INDEX, TOMBSTONES,
-          OPTION_SNAPSHOTS)
+          OPTION_SNAPSHOTS, NUDGES)
 
 EXEMPTIONS = "Exemptions"
 CONSENT_REGISTER = "ConsentRegister"
@@ -77,6 +79,8 @@ class Stores:
     @property
     def delta_links(self) -> TableDeltaLinks:
         return TableDeltaLinks(self.table_service.get_table_client(self.prefix + GRAPH_INDEX))
+    def nudges(self) -> NudgeLedger:
+        return NudgeLedger(self.table_service.get_table_client(self.prefix + NUDGES))
 
     @property
     def event_index(self) -> EventIndex:
