@@ -26,8 +26,9 @@ class PreventionCounts:
 
     @property
     def any(self) -> bool:
-        return any((self.nudges_sent, self.fixed_by_teacher, self.fixed_by_vcaudit, self.would_have_fixed,
-                    self.started_non_compliant))
+        """Something happened before a lesson (a nudge, a fix, a dry-run change): only then does the digest say
+        so; lessons that started against the policy are the setting issues already listed."""
+        return any((self.nudges_sent, self.fixed_by_teacher, self.fixed_by_vcaudit, self.would_have_fixed))
 
 
 def _epoch(value: Any) -> float | None:

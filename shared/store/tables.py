@@ -79,6 +79,8 @@ class Stores:
     @property
     def delta_links(self) -> TableDeltaLinks:
         return TableDeltaLinks(self.table_service.get_table_client(self.prefix + GRAPH_INDEX))
+
+    @property
     def nudges(self) -> NudgeLedger:
         return NudgeLedger(self.table_service.get_table_client(self.prefix + NUDGES))
 
