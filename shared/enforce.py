@@ -44,7 +44,8 @@ WORDS = {
 def required_changes(online_meeting: Mapping[str, Any], findings: Iterable[Finding], policy: Policy) -> dict[str, Any]:
     """The onlineMeeting properties to set: opted into, with an open finding, and not already as required."""
     open_rules = {f.rule for f in findings}
-    allowed_scopes = list(policy.rules["lobby-bypass-too-broad"].params.get("allowed_scopes") or ["organizer"])
+    lobby_rule = ENFORCEABLE["lobbyBypassSettings"]
+    allowed_scopes = list(policy.rules[lobby_rule].params.get("allowed_scopes") or ["organizer"])
     out: dict[str, Any] = {}
     for name in policy.prevent.enforce:
         if ENFORCEABLE[name] not in open_rules:

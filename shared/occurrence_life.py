@@ -20,9 +20,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# Rules judged on what happened in the call (the held and recorded stages of ``docs/rules.md``).
-HELD_RULES = frozenset({"uninvited-attendee", "pupil-screen-shared", "pupils-unsupervised", "consent-missing",
-                        "unscheduled-call-with-pupil", "one-to-one-with-pupil", "session-recorded"})
+from shared.policy.catalogue import catalogue
+
+# Rules judged on what happened in the call: the catalogue's held and recorded stages, and the rules of any
+# stage that read who was there (not the monitoring rule, which a later good read resolves).
+HELD_RULES = frozenset(spec.id for spec in catalogue().values()
+                       if spec.stage in ("held", "recorded", "any") and not spec.about_monitoring)
 
 MOVED = "moved or removed from its series"
 CANCELLED = "the event was cancelled"

@@ -81,6 +81,7 @@ class RuleSpec:
     about_monitoring: bool = False  # says what vcaudit could not see: the digest reports it under monitoring
     example: Callable[[], dict[str, Any]] | None = None  # a small bundle that fires it, for its docs page
     references: tuple[str, ...] = ()  # pages the rule's semantics rest on (cited on its docs page)
+    options: tuple[str, ...] = ()  # the onlineMeeting properties it judges (what enforce may set to correct it)
 
     @property
     def policy_text(self) -> str:
@@ -106,7 +107,7 @@ def rule(rule_id: str, severity: str, clauses: tuple[str, ...], title: str, *, r
          frozen_at_start: bool = False, not_exemptable: str = "", out_of_scope: bool = False,
          about_organiser: bool = False, about_monitoring: bool = False,
          example: Callable[[], dict[str, Any]] | None = None,
-         references: tuple[str, ...] = ()) -> Callable[[Check], Check]:
+         references: tuple[str, ...] = (), options: tuple[str, ...] = ()) -> Callable[[Check], Check]:
     """Register a check in the catalogue, with every fact about its rule."""
     if severity not in SEVERITIES:
         raise ValueError(f"{rule_id}: unknown severity {severity}")
@@ -121,7 +122,7 @@ def rule(rule_id: str, severity: str, clauses: tuple[str, ...], title: str, *, r
         CATALOGUE[rule_id] = RuleSpec(rule_id, severity, clauses, title, check, " ".join(remediation.split()),
                                       " ".join(passes.split()), stage, dict(params or {}), dict(reads or {}),
                                       per_person, frozen_at_start, not_exemptable, out_of_scope, about_organiser,
-                                      about_monitoring, example, references)
+                                      about_monitoring, example, references, options)
         return check
 
     return register

@@ -19,18 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shared.policy.catalogue import catalogue
+
 # The onlineMeeting properties enforce may set, and the rule whose finding each corrects. Graph's update
 # (PATCH /users/{userId}/onlineMeetings/{meetingId}) lists them among the properties that can be updated:
 # https://learn.microsoft.com/en-us/graph/api/onlinemeeting-update?view=graph-rest-1.0
-ENFORCEABLE: dict[str, str] = {
-    "allowMeetingChat": "meeting-chat-enabled",
-    "lobbyBypassSettings": "lobby-bypass-too-broad",
-    "allowedPresenters": "attendees-can-present",
-    "allowAttendeeToEnableMic": "attendee-mic-allowed",
-    "recordAutomatically": "recording-allowed",
-    "allowRecording": "recording-allowed",
-    "allowTranscription": "recording-allowed",
-}
+ENFORCEABLE: dict[str, str] = {option: spec.id for spec in catalogue().values() for option in spec.options}
 ENFORCE_MODES = ("dry-run", "on")
 KEYS = ("nudges", "horizon_days", "quiet_hours", "daily_cap", "enforce", "enforce_mode", "enforce_during_call")
 

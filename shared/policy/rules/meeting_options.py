@@ -63,7 +63,7 @@ def _setting(m: Meeting, name: str, default: Any) -> tuple[Any, bool]:
 
 
 @rule("attendee-mic-allowed", "low", ("G2b", "P7", "U2"), "Attendees can unmute themselves",
-      stage="scheduled", frozen_at_start=True, example=mic_example,
+      options=("allowAttendeeToEnableMic",), stage="scheduled", frozen_at_start=True, example=mic_example,
       passes="""`allowAttendeeToEnableMic` is `false`. No meeting options in the evidence: nothing is judged.""",
       remediation=OPTIONS + """ Turn off "Allow mic for attendees?" and save; unmute a pupil from People when
       they speak to you. Set it before every lesson (a recurring series keeps it).""")
@@ -85,7 +85,7 @@ def attendee_mic_allowed(m: Meeting, params: Mapping[str, Any]) -> Iterable[Draf
 
 
 @rule("meeting-chat-enabled", "medium", ("G2c", "P10", "U5"), "Meeting chat is on",
-      stage="scheduled", frozen_at_start=True, example=chat_example,
+      options=("allowMeetingChat",), stage="scheduled", frozen_at_start=True, example=chat_example,
       passes="""`allowMeetingChat` is `disabled`. No meeting options in the evidence: nothing is judged.""",
       remediation=OPTIONS + """ Set "Meeting chat" (or "Allow meeting chat") to Off (Disabled), not "In-meeting
       only", and save. If the school turns chat off for all pupils in the Teams meeting policy, the DSL can
@@ -109,7 +109,7 @@ def meeting_chat_enabled(m: Meeting, params: Mapping[str, Any]) -> Iterable[Draf
 
 
 @rule("lobby-bypass-too-broad", "medium", ("G2d", "S6"), "People could bypass the lobby",
-      stage="scheduled", frozen_at_start=True, example=lobby_example,
+      options=("lobbyBypassSettings",), stage="scheduled", frozen_at_start=True, example=lobby_example,
       passes="""`lobbyBypassSettings.scope` is one of the policy's allowed scopes (default `organizer`) and phone
       callers wait in the lobby. No meeting options in the evidence: nothing is judged.""",
       remediation=OPTIONS + """ Set "Who can bypass the lobby?" to "Only me and co-organizers" (Only me) and
@@ -144,7 +144,7 @@ def lobby_bypass_too_broad(m: Meeting, params: Mapping[str, Any]) -> Iterable[Dr
 
 
 @rule("attendees-can-present", "medium", ("P8", "U3"), "Attendees could present (share their screen)",
-      stage="scheduled", frozen_at_start=True, example=present_example,
+      options=("allowedPresenters",), stage="scheduled", frozen_at_start=True, example=present_example,
       passes="""`allowedPresenters` is `organizer`, or `roleIsPresenter` with no pupil as presenter or co-organiser (the
       organiser's own role is `organiser-not-staff`'s business).""",
       remediation=OPTIONS + """ Set "Who can present?" to "Only me and co-organizers" and save; make sure no
@@ -190,7 +190,8 @@ def attendees_can_present(m: Meeting, params: Mapping[str, Any]) -> Iterable[Dra
 
 
 @rule("recording-allowed", "medium", ("S14", "P9", "U4"), "Recording or transcription allowed",
-      stage="scheduled", frozen_at_start=True, example=recording_example,
+      options=("recordAutomatically", "allowRecording", "allowTranscription"), stage="scheduled",
+      frozen_at_start=True, example=recording_example,
       passes="""`allowRecording` and `allowTranscription` are both `false` and `recordAutomatically` is not `true`.""",
       remediation=OPTIONS + """ Turn off "Record and transcribe automatically" and, where shown, set "Who can
       record and transcribe?" to organisers only (or turn recording off); the IT admin can turn off recording
