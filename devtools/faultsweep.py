@@ -251,8 +251,8 @@ class Sweep:
         meetings = sorted((r["RowKey"], str(r.get("Stages", "")), int(r.get("FindingsCount") or 0),
                            bool(r.get("Cancelled"))) for r in stores.meetings.table.list_entities())
         evidence = sorted(b.name for b in stores.evidence.container.list_blobs())
-        alerts = sorted(r["RowKey"] for r in stores.table_service.get_table_client(value.prefix + ALERTS)
-                        .list_entities() if r["PartitionKey"] == FINDING_PARTITION)
+        alerts = sorted(r["RowKey"] for r in _rows(stores.table_service.get_table_client(value.prefix + ALERTS))
+                        if r["PartitionKey"] == FINDING_PARTITION)
         messages = 0
         for name in QUEUES:
             for queue in (name, poison(name)):
@@ -281,3 +281,13 @@ class Sweep:
                     progress(report)
         report.by_kind["calls in the clean run"] = counting.calls
         return clean, report
+
+
+def _rows(table: Any) -> list[dict[str, Any]]:
+    """Every row of a table; none when the table was never created (no alert was ever registered)."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        return list(table.list_entities())
+    except ResourceNotFoundError:
+        return []

@@ -63,6 +63,8 @@ def test_a_transient_event_read_error_is_retried_not_dropped(azurite: Azurite, a
     lesson = dict(screen_share(school), callRecordIds=[])  # notified through the organiser's event only
     with Sweep(azurite.connection_string, app_functions.values(), school, [lesson]) as only_event:
         expected = only_event.run(Fault())
-        assert expected.findings and expected.meetings
+        # the lesson is in the meeting log; its call joins it when the call record's own notification (or the
+        # nightly reconcile) puts the record in the call-record index, never by listing a day of call records
+        assert expected.meetings and "scheduled" in expected.meetings[0][1]
         only_event.sim.faults.add("GET", r"^/users/[^/]+/events/[^/]+$", 500, count=3)
         assert only_event.run(Fault()) == expected
