@@ -8,7 +8,7 @@ NODE_STAMP  := node_modules/.installed
 INFRA_VENV  := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: setup azurite chromium test test-fast demo serve demo-evaluate digest-preview lint scenarios bench bench-faults infra-check clean
+.PHONY: setup azurite chromium test test-fast demo fortnight serve demo-evaluate digest-preview lint scenarios bench bench-faults infra-check clean
 
 # Playwright drives Debian's Chromium (/usr/bin/chromium); it never downloads a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
@@ -48,6 +48,11 @@ test-fast: setup
 # The whole pipeline on the local stack (Azurite, the Graph simulator, the local runner), ending in out/digest.html.
 demo: setup azurite
 	$(BIN)/python -m devtools.demo
+
+# A fortnight at a second school (Harbour Academy) on a moving clock, across the start of British Summer Time,
+# through the whole local stack; the second week's digest goes to out/harbour/.
+fortnight: setup azurite
+	$(BIN)/python -m devtools.fortnight
 
 # The DSL's desk on the demo's data (.local/demo/, left by make demo), on loopback; prints its address.
 serve: setup azurite

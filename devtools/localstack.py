@@ -3,6 +3,7 @@ school, and a Graph factory that points the gateway and the subscription manager
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +18,18 @@ def group_ids(tenant: Tenant, name: str) -> str:
     return ",".join(g["id"] for g in tenant.groups.values() if g["displayName"] == name)
 
 
-def graph_factory(sim: GraphSimulator, gathers: list[str], now: datetime = WEEK_AFTER) -> Any:
+def graph_factory(sim: GraphSimulator, gathers: list[str],
+                  now: datetime | Callable[[], datetime] = WEEK_AFTER) -> Any:
+    """``now``: the gateway's time (a fixed instant, or a clock such as the simulator's ``SimClock``, which then
+    also dates the subscriptions, so their lifetimes run on the simulated clock)."""
+    gateway_now: Callable[[], datetime]
+    manager_now: Callable[[], datetime]
+    if isinstance(now, datetime):
+        fixed = now
+        gateway_now, manager_now = (lambda: fixed), (lambda: datetime.now(UTC))
+    else:
+        gateway_now = manager_now = now
+
     async def build(runtime: Runtime) -> Graph:
         from shared.graph.client import GraphTransport, connect
         from shared.graph.gateway import GraphGateway
@@ -26,7 +38,7 @@ def graph_factory(sim: GraphSimulator, gathers: list[str], now: datetime = WEEK_
         connection = connect(sim.base_url)
         transport = GraphTransport(connection.sender(), sim.base_url, retry_budget_seconds=5.0)
         gateway = GraphGateway.from_settings(transport, runtime.settings, runtime.consent_source(),
-                                             now=lambda: now)
+                                             now=gateway_now)
         for name in ("gather_event", "gather_call_record"):  # count evaluations (a burst must cost one)
             original = getattr(gateway, name)
 
@@ -38,7 +50,7 @@ def graph_factory(sim: GraphSimulator, gathers: list[str], now: datetime = WEEK_
         manager = SubscriptionManager(transport, runtime.subscriptions, notification_url=runtime.notification_url(),
                                       lifecycle_url=runtime.lifecycle_url(), include_adhoc_calls=False,
                                       monitor_pupil_mailboxes=runtime.settings.monitor_pupil_mailboxes,
-                                      now=lambda: datetime.now(UTC))
+                                      now=manager_now)
         return Graph(transport, gateway, manager)
 
     return build

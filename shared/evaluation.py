@@ -235,7 +235,15 @@ class Evaluator:
     def compare_series(self, mailbox: str, gathered: list[Occurrence]) -> None:
         """A series master was expanded: an occurrence known before but no longer in the expansion was moved or
         cancelled (the organiser's copy of a cancelled occurrence disappears). Its old key is resolved, unless
-        it was held — then what happened stands and the log notes the change."""
+        it was held — then what happened stands and the log notes the change. Occurrences are known from every
+        read: a master's expansion, and an occurrence or exception read on its own (reconcile's calendar view
+        serves occurrences, never masters), so the first change to a series already has something to compare."""
+        series = self.runtime.stores.series
+        for single in gathered:  # an occurrence read on its own (reconcile's calendar view): known from now on
+            if single.series_id and not single.series_master_id and not single.cancelled:
+                facts = self.meeting_facts(single)
+                series.put(mailbox, single.series_id, KnownOccurrence(facts.occurrence_id, facts.week, facts.start,
+                                                                      facts.subject))
         masters = {o.series_master_id for o in gathered if o.series_master_id}
         if not masters:
             return
@@ -243,7 +251,6 @@ class Evaluator:
         now = self.clock()
         lo = now - gateway.series_lookback.total_seconds()
         hi = now + gateway.series_horizon.total_seconds()
-        series = self.runtime.stores.series
         for master in masters:
             current = [o for o in gathered if o.series_master_id == master and not o.cancelled]
             for gone in vanished(series.known(mailbox, master), (o.key.id for o in current), lo, hi):

@@ -56,6 +56,22 @@ def is_held(stages: str) -> bool:
     return "held" in stages.split()
 
 
+# Why a finding was resolved when its occurrence moved, was cancelled or was deleted: the lesson went elsewhere
+# or did not take place, which is neither a fix nor a prevention.
+WENT_AWAY = (MOVED, CANCELLED, CANCELLED_IN_A_COPY, DELETED)
+
+
+def resolved_by_going_away(why: str | None) -> bool:
+    """A resolution's ``ResolvedWhy`` says the occurrence moved, was cancelled or was deleted."""
+    return bool(why) and str(why).startswith(WENT_AWAY)
+
+
+def called_off(row: Mapping[str, Any]) -> bool:
+    """A meeting-log row for a lesson that did not take place: marked cancelled (moved, cancelled or deleted) and
+    never held. A lesson whose event changed after it was held took place: it is audited, with the note."""
+    return bool(row.get("Cancelled")) and not is_held(str(row.get("Stages") or ""))
+
+
 def call_fingerprint(bundle: Mapping[str, Any] | None) -> str:
     """What the evidence says about the call itself: every call record's id, version, last change and how many
     sessions and segments it holds, and the attendance records. Equal fingerprints: no new evidence about the
@@ -107,8 +123,8 @@ OPTION_KEYS = frozenset({"lobbyBypassSettings", "recordAutomatically", "isEntryE
 @dataclass(frozen=True, slots=True)
 class OptionsSnapshot:
     """The meeting's options as read at ``taken_at`` (epoch seconds), at one moment of the occurrence's life:
-    ``scheduling`` (before the lesson), ``after-start`` (first sight after its start), ``call-record`` (with the
-    call record)."""
+    ``scheduling`` (ahead of the lesson), ``preflight`` (in the hour before it), ``after-start`` (first sight after
+    its start), ``call-record`` (with the call record)."""
 
     taken_at: float
     moment: str
@@ -122,10 +138,18 @@ def options_of(meeting: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in meeting.items() if k.startswith("allow") or k in OPTION_KEYS}
 
 
+PREFLIGHT_SECONDS = 3600  # the preflight timer re-reads the options of meetings starting within the hour
+
+
 def snapshot_moment(now: float, start: float, held: bool) -> str:
+    """What a reading of the options is called in the evidence: ``scheduling`` (read ahead of the lesson),
+    ``preflight`` (within the hour before it starts, when the preflight timer re-reads it), ``after-start``
+    (first sight once it began) or ``call-record`` (read with the call record)."""
     if held:
         return "call-record"
-    return "after-start" if now >= start else "scheduling"
+    if now >= start:
+        return "after-start"
+    return "preflight" if start - now <= PREFLIGHT_SECONDS else "scheduling"
 
 
 def in_force(snapshots: Iterable[OptionsSnapshot], call_end: float) -> OptionsSnapshot | None:

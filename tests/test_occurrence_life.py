@@ -8,8 +8,11 @@ from shared.occurrence_life import (
     KnownOccurrence,
     OptionsSnapshot,
     call_fingerprint,
+    called_off,
     in_force,
     options_of,
+    resolved_by_going_away,
+    snapshot_moment,
     unresolvable_rules,
     vanished,
     with_options,
@@ -58,3 +61,23 @@ def test_a_cancelled_attendee_copy_is_never_absorbed_into_the_organisers() -> No
     organisers = event("teacher", "e9", {**identity, "seriesMasterId": "pupil-master", "isOrganizer": True})
     assert live.key == organisers.key  # coalesced: one evaluation from the organiser's copy
     assert cancelled.key != organisers.key and cancelled.preferred
+
+
+def test_a_reading_of_the_options_is_named_by_when_it_was_taken() -> None:
+    start = 100_000.0
+    assert snapshot_moment(start - 3 * 86400, start, held=False) == "scheduling"
+    assert snapshot_moment(start - 3601, start, held=False) == "scheduling"
+    assert snapshot_moment(start - 3600, start, held=False) == "preflight"  # the preflight timer's hour
+    assert snapshot_moment(start - 1, start, held=False) == "preflight"
+    assert snapshot_moment(start, start, held=False) == "after-start"
+    assert snapshot_moment(start - 86400, start, held=True) == "call-record"
+
+
+def test_a_lesson_that_took_place_is_never_called_off_by_a_later_change_to_its_event() -> None:
+    assert called_off({"Cancelled": True, "Stages": "scheduled"})
+    assert not called_off({"Cancelled": True, "Stages": "scheduled held"})  # deleted after the lesson
+    assert not called_off({"Stages": "scheduled"}) and not called_off({})
+    assert resolved_by_going_away("moved or removed from its series")
+    assert resolved_by_going_away("cancelled in an attendee's copy of the event")
+    assert not resolved_by_going_away("a later reading of the meeting no longer shows it")
+    assert not resolved_by_going_away(None) and not resolved_by_going_away("")

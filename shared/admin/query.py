@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from shared.admin import validate
 from shared.admin.validate import GUID, InvalidInput
+from shared.occurrence_life import called_off
 from shared.store.keys import finding_id, week_of
 
 PEOPLE_STATUSES = ("acknowledged", "accepted-risk", "false-positive", "resolved")
@@ -323,6 +324,13 @@ def _iso(value: Any) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
+def _changed_after_start(entity: Mapping[str, Any]) -> str | None:
+    """Why the event changed once the lesson had taken place (it was moved, cancelled or deleted afterwards)."""
+    if entity.get("Cancelled") and not called_off(entity):
+        return str(entity.get("CancelledReason") or "") or None
+    return None
+
+
 def _json_field(entity: Mapping[str, Any], key: str) -> Any:
     raw = entity.get(key)
     if not isinstance(raw, str) or not raw:
@@ -369,6 +377,7 @@ def meeting_view(entity: Mapping[str, Any]) -> dict[str, Any]:
         "findingsCount": entity.get("FindingsCount"), "compliant": entity.get("Compliant"),
         "coverage": _json_field(entity, "Coverage"), "unavailable": _json_field(entity, "Unavailable"),
         "unclassifiedAdults": _json_field(entity, "UnclassifiedAdults"),
-        "cancelled": bool(entity.get("Cancelled")), "evidenceBlob": entity.get("EvidenceBlob") or None,
+        "cancelled": called_off(entity), "changedAfterStart": _changed_after_start(entity),
+        "evidenceBlob": entity.get("EvidenceBlob") or None,
         "note": _json_field(entity, "Note"), "hold": _json_field(entity, "Hold") if entity.get("Hold") else None,
     }

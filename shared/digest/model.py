@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.digest.prevention import PreventionCounts
+from shared.occurrence_life import called_off
 from shared.policy.catalogue import catalogue, rank
 from shared.policy.clauses import CLAUSES, GUIDANCE
 from shared.store.keys import finding_id, previous_weeks, week_bounds
@@ -558,7 +559,7 @@ def _order(view: FindingView) -> tuple[float, int, int, str]:
 
 
 def _live_meetings(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [r for r in rows if r.get("InScope") and not r.get("Cancelled")]
+    return [r for r in rows if r.get("InScope") and not called_off(r)]
 
 
 # ---------------------------------------------------------------------------------------------------- sections
@@ -780,7 +781,7 @@ def build_digest(inputs: DigestInputs) -> Digest:
         rules_off=[(rule, specs[rule].title if rule in specs else rule, reason) for rule, reason in inputs.rules_off],
         unclassified=unclassified, consent_gaps=consent_gaps, concerns=concerns,
         staff=_staff_groups(issues, not_staff), audited=len(live),
-        out_of_scope=sum(1 for r in meetings if not r.get("InScope") and not r.get("Cancelled")),
+        out_of_scope=sum(1 for r in meetings if not r.get("InScope") and not called_off(r)),
         compliant=sum(1 for r in live if r.get("Compliant")), by_rule=by_rule, trend=trend, carried=carried,
         annotated=annotated, week_findings=views,
         fixed_before_lesson=sum(1 for v in views if v.machine_state == "resolved"),

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.nudges import setting_rules
+from shared.occurrence_life import called_off, resolved_by_going_away
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +49,11 @@ def prevention_counts(stores: Any, week: str, *, now: float) -> PreventionCounts
     vcaudit: set[str] = set()
     started: set[str] = set()
     prevented = reported = 0
+    gone = {str(r["RowKey"]) for r in stores.meetings.week(week) if called_off(r)}
     for row in stores.findings.week(week):
-        if row.get("Rule") not in wanted:
+        # A lesson that moved, was cancelled or deleted before it began was neither put right nor started.
+        if row.get("Rule") not in wanted or str(row.get("OccurrenceId")) in gone \
+                or resolved_by_going_away(row.get("ResolvedWhy")):
             continue
         start = _epoch(row.get("Start"))
         occurrence = str(row.get("OccurrenceId"))

@@ -93,6 +93,7 @@ class GatheredOccurrence:
     cancelled: bool = False
     call_record_ids: tuple[str, ...] = ()
     series_master_id: str | None = None  # set for the occurrences of an expanded series master
+    series_id: str | None = None  # an occurrence or exception read on its own: the series master it belongs to
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -315,6 +316,8 @@ class GraphGateway:
             results = await asyncio.gather(*(self._from_event(facts, mailbox_id, ev) for ev in instances))
             return [replace(r, series_master_id=str(event.get("id"))) for r in results]
         results = await asyncio.gather(*(self._from_event(facts, mailbox_id, ev) for ev in instances))
+        if event.get("type") in ("occurrence", "exception") and event.get("seriesMasterId"):
+            return [replace(r, series_id=str(event["seriesMasterId"])) for r in results]
         return list(results)
 
     async def gather_call_record(self, call_record_id: str) -> list[GatheredOccurrence]:

@@ -18,6 +18,7 @@ from shared.admin.query import annotation_history, effective_status, on_hold
 from shared.admin.validate import InvalidInput
 from shared.digest.collect import MailContext, collect
 from shared.digest.model import Digest
+from shared.occurrence_life import called_off
 from shared.records import retention as records
 from shared.records.audit import AuditEntry
 from shared.records.consent import Columns, ImportRefused, ImportResult, plan_import
@@ -163,7 +164,7 @@ class Desk:
             if day else previous_weeks(self.latest_week(now), SEARCH_WEEKS)
         rows: list[dict[str, Any]] = []
         for week in weeks:
-            rows.extend(r for r in self.stores.meetings.week(week) if not r.get("Cancelled"))
+            rows.extend(r for r in self.stores.meetings.week(week) if not called_off(r))
         if day is not None:
             rows = [r for r in rows if _moment(r.get("Start"), self.zone) is not None
                     and _moment(r.get("Start"), self.zone).date() == day]  # type: ignore[union-attr]
