@@ -24,6 +24,9 @@ from devtools.fortnight import WEEKS, Fortnight, open_fortnight
 from devtools.graphsim.harbour import LONDON, people
 from shared.occurrence_life import CANCELLED, DELETED, MOVED, called_off, is_held
 
+# The first test plays the whole fortnight (about a minute on an idle machine; several on a loaded one).
+pytestmark = pytest.mark.timeout(900)
+
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "out" / "harbour"
 
