@@ -239,30 +239,38 @@ class Evaluator:
         read: a master's expansion, and an occurrence or exception read on its own (reconcile's calendar view
         serves occurrences, never masters), so the first change to a series already has something to compare."""
         series = self.runtime.stores.series
+        now = self.clock()
         for single in gathered:  # an occurrence read on its own (reconcile's calendar view): known from now on
             if single.series_id and not single.series_master_id and not single.cancelled:
                 facts = self.meeting_facts(single)
+                if single.original_start is not None:  # an exception: the slot it left is gone, should the
+                    left = single.original_start.timestamp()  # master's own notification have been missed
+                    for gone in series.known(mailbox, single.series_id):
+                        if abs(gone.start - left) < 1 and gone.occurrence_id != facts.occurrence_id:
+                            self._moved_away(mailbox, single.series_id, gone, now)
                 series.put(mailbox, single.series_id, KnownOccurrence(facts.occurrence_id, facts.week, facts.start,
                                                                       facts.subject))
         masters = {o.series_master_id for o in gathered if o.series_master_id}
         if not masters:
             return
         gateway = self.session.graph.gateway
-        now = self.clock()
         lo = now - gateway.series_lookback.total_seconds()
         hi = now + gateway.series_horizon.total_seconds()
         for master in masters:
             current = [o for o in gathered if o.series_master_id == master and not o.cancelled]
             for gone in vanished(series.known(mailbox, master), (o.key.id for o in current), lo, hi):
-                facts = MeetingFacts(gone.occurrence_id, gone.week, gone.start, None, gone.subject, mailbox, None,
-                                     None)
-                self.tombstone(facts, MOVED)
-                self.runtime.stores.recorder.cancel(facts, now, MOVED)
-                series.forget(mailbox, master, gone.occurrence_id)
+                self._moved_away(mailbox, master, gone, now)
             for occurrence in current:
                 facts = self.meeting_facts(occurrence)
                 series.put(mailbox, master, KnownOccurrence(facts.occurrence_id, facts.week, facts.start,
                                                             facts.subject))
+
+    def _moved_away(self, mailbox: str, master: str, gone: KnownOccurrence, now: float) -> None:
+        """A known occurrence is no longer in its series at that start: resolved as moved (unless it was held)."""
+        facts = MeetingFacts(gone.occurrence_id, gone.week, gone.start, None, gone.subject, mailbox, None, None)
+        self.tombstone(facts, MOVED)
+        self.runtime.stores.recorder.cancel(facts, now, MOVED)
+        self.runtime.stores.series.forget(mailbox, master, gone.occurrence_id)
 
     def tombstone(self, facts: MeetingFacts, reason: str) -> None:
         """Keep a deleted or cancelled occurrence's event and options, as last read, until its call record can no

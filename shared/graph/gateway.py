@@ -57,8 +57,8 @@ from shared.routing import ADHOC_PREFIX
 JSON = dict[str, Any]
 
 EVENT_SELECT = (
-    "id,subject,start,end,type,seriesMasterId,iCalUId,isCancelled,isOnlineMeeting,onlineMeetingProvider,"
-    "onlineMeeting,onlineMeetingUrl,organizer,attendees,location,locations,isOrganizer,isDraft"
+    "id,subject,start,end,type,seriesMasterId,originalStart,iCalUId,isCancelled,isOnlineMeeting,"
+    "onlineMeetingProvider,onlineMeeting,onlineMeetingUrl,organizer,attendees,location,locations,isOrganizer,isDraft"
 )
 VIEW_SELECT = "id,subject,start,end,type,seriesMasterId,iCalUId,isCancelled,onlineMeeting,organizer,attendees"
 PREFER_ENUMS = "include-unknown-enum-members"
@@ -94,6 +94,7 @@ class GatheredOccurrence:
     call_record_ids: tuple[str, ...] = ()
     series_master_id: str | None = None  # set for the occurrences of an expanded series master
     series_id: str | None = None  # an occurrence or exception read on its own: the series master it belongs to
+    original_start: datetime | None = None  # an exception read on its own: the start it was moved from
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -317,7 +318,10 @@ class GraphGateway:
             return [replace(r, series_master_id=str(event.get("id"))) for r in results]
         results = await asyncio.gather(*(self._from_event(facts, mailbox_id, ev) for ev in instances))
         if event.get("type") in ("occurrence", "exception") and event.get("seriesMasterId"):
-            return [replace(r, series_id=str(event["seriesMasterId"])) for r in results]
+            # An exception names the slot it left (event.originalStart, docs/graph-facts.md §6).
+            moved_from = parse_time(event.get("originalStart")) if event.get("type") == "exception" else None
+            return [replace(r, series_id=str(event["seriesMasterId"]),
+                            original_start=moved_from if moved_from != r.scheduled_start else None) for r in results]
         return list(results)
 
     async def gather_call_record(self, call_record_id: str) -> list[GatheredOccurrence]:

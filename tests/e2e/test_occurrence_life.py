@@ -4,13 +4,15 @@ lesson it belonged to."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from devtools.azurite import Azurite
-from devtools.graphsim import Tenant, timeline
+from devtools.fortnight import open_fortnight
+from devtools.graphsim import Tenant, calendar, harbour, timeline
 from devtools.localstack import graph_factory
 from shared.evidence.times import parse_instant
+from shared.occurrence_life import MOVED
 from tests.e2e.conftest import Stack, make_stack
 from tests.e2e.test_pipeline import occurrence_id, subscribe
 
@@ -92,6 +94,40 @@ def test_a_moved_or_cancelled_series_occurrence_resolves_its_old_key(azurite: Az
         assert logs[occurrence_id(tenant, moved_occ)]["Cancelled"] is True
         assert logs[occurrence_id(tenant, cancelled_occ)]["Cancelled"] is True
         assert not logs[occurrence_id(tenant, kept_occ)].get("Cancelled")
+
+
+def test_a_move_whose_series_notification_was_lost_is_found_by_reconcile(azurite: Azurite,
+                                                                        app_functions: dict[str, Any],
+                                                                        storage_prefix: str) -> None:
+    """Harbour's series are expanded by the simulator as Graph does (an iCalUId per occurrence), so reconcile's
+    calendar view yields each occurrence on its own; the master's notification of the move is lost."""
+    tenant = harbour.fortnight()
+    tenant.timeline = []  # nothing happens unless this test says so
+    spanish = harbour.lessons()["spanish"]
+    master = next(e for e in tenant.events[spanish.mailbox] if e["type"] == "seriesMaster"
+                  and e["subject"] == spanish.subject)
+    wednesday, thursday = harbour.local(harbour.day(2), 9), harbour.local(harbour.day(3), 9)
+    for run in open_fortnight(azurite, storage_prefix, functions=app_functions.values(), tenant=tenant):
+        run.runner.fire("subscriptions_timer")
+        run.runner.fire("reconcile_timer")  # Sunday evening: the calendar views, occurrences only
+        run.runner.drain_all()
+        slots = {r["Start"]: r["RowKey"] for r in run.meetings() if r["Subject"] == spanish.subject}
+        old = slots[wednesday]
+        assert {r["Rule"] for r in run.findings() if r["OccurrenceId"] == old} == {"lobby-bypass-too-broad"}
+        with tenant.lock:  # the teacher moves Wednesday's lesson to Thursday; Graph's notification never arrives
+            timeline.apply_step(tenant, {"action": "moveOccurrence", "mailbox": spanish.mailbox,
+                                         "seriesMasterId": master["id"], "originalStart": utc(wednesday.timestamp()),
+                                         "start": calendar.in_zone(thursday, harbour.ZONE),
+                                         "end": calendar.in_zone(thursday + timedelta(minutes=50), harbour.ZONE)},
+                                run.now())
+        run.sim.set_now(run.now() + timedelta(hours=6))
+        run.runner.fire("reconcile_timer")  # its delta serves the exception, which names the slot it left
+        run.runner.drain_all()
+        gone = [r for r in run.findings() if r["OccurrenceId"] == old]
+        assert gone and all(r["MachineState"] == "resolved" and r["ResolvedWhy"] == MOVED for r in gone)
+        moved = {r["Start"]: r for r in run.meetings() if r["Subject"] == spanish.subject}
+        assert moved[wednesday]["Cancelled"] and not moved[thursday].get("Cancelled")
+        assert run.runner.failures == []
 
 
 def test_a_held_series_occurrence_moved_afterwards_keeps_its_findings(azurite: Azurite,
