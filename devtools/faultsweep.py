@@ -76,6 +76,28 @@ class Fault:
         return True
 
 
+@dataclass
+class Periodic(Fault):
+    """Faults spread over a whole run: every ``every[kind]``-th call of that kind (``storage``, ``graph``) fails
+    once, for as long as the fault is armed (a long run on a moving clock, where a sweep point by point would
+    replay it hundreds of times). ``failed`` counts the failures injected."""
+
+    every: dict[str, int] = field(default_factory=dict)
+    failed: Counter[str] = field(default_factory=Counter)
+
+    def step(self, kind: str, what: str = "") -> bool:
+        if not self.armed:
+            return False
+        self.calls += 1
+        self.kinds[kind] += 1
+        stride = self.every.get(kind)
+        if not stride or self.kinds[kind] % stride:
+            return False
+        self.fired = kind
+        self.failed[kind] += 1
+        return True
+
+
 class FaultTransport(HttpTransport):  # type: ignore[type-arg]
     """An azure-core transport that fails the storage call the fault names."""
 

@@ -86,6 +86,7 @@ class Fortnight:
     snapshots: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     digests: dict[str, Any] = field(default_factory=dict)
     gathers: list[str] = field(default_factory=list)
+    timer_failures: list[str] = field(default_factory=list)  # a failed timer run; the next firing tries again
 
     def now(self) -> datetime:
         return self.clock()
@@ -105,8 +106,8 @@ class Fortnight:
         """Play the fortnight: the first reconcile on Sunday evening, then every moment in time order. After the
         moment at or just before each ``snapshot_at`` time, the findings table is copied into ``snapshots``."""
         wanted = sorted((snapshot_at or {}).items(), key=lambda kv: kv[1])
-        self.runner.fire("subscriptions_timer")
-        self.runner.fire("reconcile_timer")
+        self.fire("subscriptions_timer")
+        self.fire("reconcile_timer")
         self.runner.drain_all()
         for moment in self.moments(until):
             while wanted and wanted[0][1] < moment.at:
@@ -120,17 +121,27 @@ class Fortnight:
     def step(self, moment: Moment) -> None:
         deliveries = self.sim.set_now(moment.at)
         if moment.what == "digest_timer":
-            from functions.mail import digest_tick
-
-            run = asyncio.run(digest_tick(moment.at))
-            if run is not None:
-                self.digests[run.week] = run
+            self.fire(moment.what, lambda: self._digest(moment.at))
         elif not moment.what.startswith("timeline"):
-            self.runner.fire(moment.what)
+            self.fire(moment.what)
         self.runner.drain_all()
-        self.runner.fire("pending_sweep_timer")
+        self.fire("pending_sweep_timer")
         self.runner.drain_all()
         self.log.append(f"{moment.at:%Y-%m-%d %H:%MZ} {moment.what}: {len(deliveries)} deliveries")
+
+    def fire(self, timer: str, run: Callable[[], object] | None = None) -> None:
+        """Run a timer function as the host would: a failed invocation is logged and the next firing tries again."""
+        try:
+            run() if run is not None else self.runner.fire(timer)
+        except Exception as exc:
+            self.timer_failures.append(f"{self.now():%Y-%m-%d %H:%MZ} {timer}: {type(exc).__name__}")
+
+    def _digest(self, at: datetime) -> None:
+        from functions.mail import digest_tick
+
+        run = asyncio.run(digest_tick(at))
+        if run is not None:
+            self.digests[run.week] = run
 
     def render(self, out: Path, week: str = WEEKS[1]) -> Path:
         """The week's digest, as collected at the end of the run, written to ``out`` (the DSL's copy and the rest)."""
@@ -142,10 +153,13 @@ class Fortnight:
         return out / "digest.html"
 
 
-def open_fortnight(azurite: Any, prefix: str, *, functions: Any = None,
-                   tenant: Tenant | None = None) -> Iterator[Fortnight]:
+def open_fortnight(azurite: Any, prefix: str, *, functions: Any = None, tenant: Tenant | None = None,
+                   fault: Any = None) -> Iterator[Fortnight]:
     """The stack for one fortnight (a generator: close it to stop the simulator and the runner). ``functions``:
-    the app's registered functions (``get_functions()`` may be called once per process: tests pass theirs)."""
+    the app's registered functions (``get_functions()`` may be called once per process: tests pass theirs).
+    ``fault`` (``devtools.faultsweep.Fault``, armed by the caller): storage calls of the app go through a
+    transport that fails the ones it names, Graph calls through a sender that loses the connection; the local
+    host's own queue reads are not the app's calls, and it redelivers a failed message at once."""
     from devtools.localstack import graph_factory, group_ids
     from devtools.runner import LocalRunner
     from shared import runtime as runtime_module
@@ -172,17 +186,31 @@ def open_fortnight(azurite: Any, prefix: str, *, functions: Any = None,
             "VCAUDIT_DIGEST_SENDER": "vcaudit@harbour.sch.uk",
             "VCAUDIT_DIGEST_RECIPIENTS": "dsl:r.adeyemi@harbour.sch.uk",
         })
-        app = Runtime(settings, StorageConfig.from_connection_string(azurite.connection_string), prefix=prefix,
-                      consent=StaticConsent(frozenset(tenant.consent)))
+        storage = StorageConfig.from_connection_string(azurite.connection_string)
+        host_queues = None
+        sender = None
+        if fault is not None:
+            from devtools.faultsweep import FaultSender, FaultTransport
+            from shared.store.queues import Queues
+
+            host_queues = Queues(storage.queue_service(), create=True, prefix=prefix)
+            storage = StorageConfig(connection_string=azurite.connection_string,
+                                    options={"transport": FaultTransport(fault), "retry_total": 0})
+
+            def sender(inner: Any) -> Any:
+                return FaultSender(inner, fault)
+        app = Runtime(settings, storage, prefix=prefix, consent=StaticConsent(frozenset(tenant.consent)))
         if functions is None:
             import function_app
 
             functions = function_app.app.get_functions()
-        runner = LocalRunner(functions, app.queues, keys=[FUNCTION_KEY])
+        runner = LocalRunner(functions, host_queues or app.queues, keys=[FUNCTION_KEY])
+        if fault is not None:
+            runner.retry_delay = 0
         base = runner.start_http()
         app.settings = replace(settings, webhook_base_url=base + "/api", webhook_key=FUNCTION_KEY)
         value = Fortnight(tenant, sim, clock, app, runner)
-        app.pipeline_options = {"graph_factory": graph_factory(sim, value.gathers, now=clock),
+        app.pipeline_options = {"graph_factory": graph_factory(sim, value.gathers, now=clock, sender=sender),
                                 "coalesce_seconds": 0, "clock": lambda: clock().timestamp()}
         runtime_module.use(app)
         yield value

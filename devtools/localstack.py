@@ -19,9 +19,11 @@ def group_ids(tenant: Tenant, name: str) -> str:
 
 
 def graph_factory(sim: GraphSimulator, gathers: list[str],
-                  now: datetime | Callable[[], datetime] = WEEK_AFTER) -> Any:
+                  now: datetime | Callable[[], datetime] = WEEK_AFTER,
+                  sender: Callable[[Any], Any] | None = None) -> Any:
     """``now``: the gateway's time (a fixed instant, or a clock such as the simulator's ``SimClock``, which then
-    also dates the subscriptions, so their lifetimes run on the simulated clock)."""
+    also dates the subscriptions, so their lifetimes run on the simulated clock). ``sender``: wraps the HTTP
+    sender (fault injection: ``devtools.faultsweep.FaultSender``); the transport then retries without waiting."""
     gateway_now: Callable[[], datetime]
     manager_now: Callable[[], datetime]
     if isinstance(now, datetime):
@@ -36,7 +38,11 @@ def graph_factory(sim: GraphSimulator, gathers: list[str],
         from shared.graph.subscriptions import SubscriptionManager
 
         connection = connect(sim.base_url)
-        transport = GraphTransport(connection.sender(), sim.base_url, retry_budget_seconds=5.0)
+        if sender is None:
+            transport = GraphTransport(connection.sender(), sim.base_url, retry_budget_seconds=5.0)
+        else:
+            transport = GraphTransport(sender(connection.sender()), sim.base_url, retry_budget_seconds=5.0,
+                                       backoff_seconds=0.0)
         gateway = GraphGateway.from_settings(transport, runtime.settings, runtime.consent_source(),
                                              now=gateway_now)
         for name in ("gather_event", "gather_call_record"):  # count evaluations (a burst must cost one)

@@ -13,12 +13,16 @@ what notifications missed, re-check meetings about to start, and delete records 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from azure.core.exceptions import AzureError
+
 from shared.evaluation import Evaluator
+from shared.graph.errors import GraphError, GraphThrottled
 from shared.graph.session import GraphSession
 from shared.graph.subscriptions import ReconcileReport
 from shared.ports import Runtime
@@ -26,6 +30,8 @@ from shared.records.audit import AuditLog
 from shared.records.retention import PurgeReport, cutoff_week, purge_older_than
 from shared.routing import Work, call_record, organised_event
 from shared.scheduling import Scheduler
+
+log = logging.getLogger("vcaudit.pipeline")
 
 CALL_RECORD_OVERLAP = timedelta(minutes=150 + 240)  # Graph's latest delivery plus the longest lesson we expect
 RECONCILE = Work("reconcile|all", {"kind": "reconcile"})  # one pending reconcile covers every mailbox
@@ -69,39 +75,56 @@ class Upkeep:
 
     def reconcile(self) -> int:
         """Recover what notifications missed: call records since the watermark (overlapping by the longest
-        call plus Graph's delay) and every monitored mailbox's calendar over the current and next week."""
+        call plus Graph's delay) and every monitored mailbox's calendar over the current and next week.
+
+        Each source is read on its own: a mailbox (or the call-record listing) Graph fails on is left for the next
+        reconcile, the others go ahead; the call-record watermark moves only once the listing was read whole.
+        Failures are counted in the ``reconcile`` state row (``Failed``) and logged, never silently dropped."""
         self.scheduler.sweep()
         now = datetime.fromtimestamp(self.clock(), tz=UTC)
         state = self.runtime.stores.state
         graph = self.session.graph
         mark = (state.get("call-record-watermark") or {}).get("At")
         since = (mark if isinstance(mark, datetime) else now - timedelta(days=7)) - CALL_RECORD_OVERLAP
-        scheduled = 0
+        scheduled = failed = 0
         # Call records by a startDateTime window, paged, into vcaudit's index: only those whose notification was
         # missed (unknown to the index) are gathered.
-        for record_id in self.session.run(graph.gateway.index_call_records(since, now)):
-            scheduled += self.scheduler.schedule(call_record(record_id))
+        try:
+            for record_id in self.session.run(graph.gateway.index_call_records(since, now)):
+                scheduled += self.scheduler.schedule(call_record(record_id))
+        except (GraphError, GraphThrottled, AzureError) as exc:
+            failed += 1
+            log.warning("reconcile: the call records could not be listed (%s); the next reconcile reads them",
+                        type(exc).__name__)
+        else:
+            state.stamp("call-record-watermark", now)
 
-        async def calendars() -> list[tuple[str, dict[str, Any]]]:
+        async def mailboxes() -> list[str]:
             facts = await graph.gateway.directory.facts()
-            mailboxes = list(facts.staff) + (list(facts.pupils) if self.runtime.settings.monitor_pupil_mailboxes
-                                             else [])
-            start = (now - timedelta(days=now.weekday())).strftime("%Y-%m-%dT00:00:00Z")
-            end = (now + timedelta(days=14 - now.weekday())).strftime("%Y-%m-%dT00:00:00Z")
-            found: list[tuple[str, dict[str, Any]]] = []
-            for mailbox in mailboxes:
-                key = f"{mailbox}|{start}"  # a new week is a new window: a fresh delta round
-                items, link = await graph.calendar.organised_changes(mailbox, start, end,
-                                                                     await graph.delta_links.get(key))
-                if link:
-                    await graph.delta_links.put(key, link)
-                found.extend((mailbox, item) for item in items)
-            return found
+            return list(facts.staff) + (list(facts.pupils) if self.runtime.settings.monitor_pupil_mailboxes
+                                        else [])
 
-        for mailbox, event in self.session.run(calendars()):
-            scheduled += self.scheduler.schedule(organised_event(mailbox, event))
-        state.stamp("call-record-watermark", now)
-        state.stamp("reconcile", now, Scheduled=scheduled)
+        start = (now - timedelta(days=now.weekday())).strftime("%Y-%m-%dT00:00:00Z")
+        end = (now + timedelta(days=14 - now.weekday())).strftime("%Y-%m-%dT00:00:00Z")
+
+        async def calendar(mailbox: str) -> list[dict[str, Any]]:
+            key = f"{mailbox}|{start}"  # a new week is a new window: a fresh delta round
+            items, link = await graph.calendar.organised_changes(mailbox, start, end, await graph.delta_links.get(key))
+            if link:
+                await graph.delta_links.put(key, link)
+            return list(items)
+
+        for mailbox in self.session.run(mailboxes()):
+            try:
+                for event in self.session.run(calendar(mailbox)):
+                    scheduled += self.scheduler.schedule(organised_event(mailbox, event))
+            except (GraphError, GraphThrottled, AzureError) as exc:
+                failed += 1  # what was scheduled stays scheduled; the next reconcile reads the calendar again
+                log.warning("reconcile: a calendar could not be read (%s); the next reconcile reads it",
+                            type(exc).__name__)
+        state.stamp("reconcile", now, Scheduled=scheduled, Failed=failed)
+        if failed:
+            return scheduled
         missed = state.counts("missed-notifications")  # every `missed` so far is covered by this reconcile
         outstanding = int(missed.get("missed", 0)) - int(missed.get("recovered", 0))
         if outstanding > 0:

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from shared.graph.client import GraphTransport, Request
+from shared.graph.errors import GraphError
 
 IDENTIFY_SELECT = "id,iCalUId,isOrganizer,isCancelled,type,seriesMasterId,organizer"
 
@@ -63,7 +64,8 @@ class CalendarReader:
             if not reply.ok:
                 if link and reply.status in (400, 404, 410):
                     return await self.organised_changes(mailbox, start, end, None)
-                return found, None
+                # Not a partial list passed off as the whole: the caller leaves this mailbox for next time.
+                raise GraphError(reply.status, reply.error_text(), f"/users/{mailbox}/calendarView/delta")
             found.extend(i for i in reply.json.get("value", []) if isinstance(i, dict))
             nxt = reply.json.get("@odata.nextLink")
             if isinstance(nxt, str) and nxt:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from devtools.azurite import Azurite
+from devtools.faultsweep import Periodic
 from devtools.fortnight import WEEKS, Fortnight, open_fortnight
 from devtools.graphsim.harbour import LONDON, people
 from shared.occurrence_life import CANCELLED, DELETED, MOVED, called_off, is_held
@@ -194,3 +195,29 @@ def test_the_second_weeks_digest_counts_what_took_place(played: Fortnight) -> No
     assert "Year 11 revision clinic - Thu 2 Apr, 16:00" in text and "Year 9 Spanish - Mon 30 Mar, 09:00" in text
     assert "Tue 31 Mar" not in text and "Fri 3 Apr" not in text
     assert (OUT / "digest.html").stat().st_size > 5000
+
+
+def picture(run: Fortnight) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """What a fortnight leaves: every finding with its state and why it was resolved, every meeting-log row."""
+    findings = sorted((r["OccurrenceId"], r["Rule"], r.get("Subject", ""), r["MachineState"],
+                       r.get("ResolvedWhy", "")) for r in run.findings())
+    meetings = sorted((r["RowKey"], r["Subject"], str(r.get("Stages", "")), int(r.get("FindingsCount") or 0),
+                       bool(r.get("Cancelled")), called_off(r)) for r in run.meetings())
+    return findings, meetings
+
+
+def test_the_fortnight_under_faults_ends_as_the_clean_one(played: Fortnight, azurite: Azurite,
+                                                         app_functions: dict[str, Any]) -> None:
+    """Every 53rd storage call of the app fails (connection reset, the SDK's retries off) and every 97th Graph
+    call loses its connection past the transport's own retries, for the whole fortnight: webhook deliveries are
+    refused and redelivered, evaluations fail and are retried, timers fail and the next firing tries again."""
+    fault = Periodic(every={"storage": 53, "graph": 97})
+    fault.armed = True
+    for run in open_fortnight(azurite, "chaos" + datetime.now(UTC).strftime("%H%M%S%f"),
+                              functions=app_functions.values(), fault=fault):
+        run.run()
+        fault.armed = False
+        assert fault.failed["storage"] >= 30 and fault.failed["graph"] >= 10, fault.failed
+        assert run.runner.failures and run.timer_failures  # the faults reached the workers and the timers
+        assert picture(run) == picture(played)
+        assert run.app.stores.pending.count() == 0  # nothing owed is left behind

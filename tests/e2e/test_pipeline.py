@@ -7,12 +7,14 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from devtools.azurite import Azurite
 from devtools.graphsim import Tenant
+from devtools.localstack import graph_factory
 from shared.engine import evaluate_raw
 from shared.evidence.times import parse_instant
 from shared.occurrence import OccurrenceKey
@@ -122,6 +124,33 @@ def test_a_missed_event_is_recovered_by_reconcile(stack: Stack) -> None:
     for key, count in expected_rows(stack.tenant, occs).items():
         assert rows[key] == count, key
     assert stack.runtime.stores.state.get("reconcile") is not None
+
+
+def test_a_calendar_graph_fails_on_waits_for_the_next_reconcile_and_the_others_go_ahead(stack: Stack) -> None:
+    subscribe(stack)
+    lessons = [o for o in stack.tenant.occurrences if o["kind"] == "private-meeting" and o["eventId"]]
+    broken = lessons[0]
+    fine = next(o for o in lessons if o["mailbox"] != broken["mailbox"])
+    before = min(parse_instant(o["start"]) for o in stack.tenant.occurrences) - 2 * 86400  # nothing held yet
+    stack.runtime.pipeline_options["clock"] = lambda: before
+    stack.runtime.pipeline_options["graph_factory"] = graph_factory(stack.sim, stack.gathers,
+                                                                    now=datetime.fromtimestamp(before, tz=UTC))
+    stack.runtime._pipeline = None
+    # Graph fails on one teacher's calendar past the transport's retries; the notifications never came.
+    stack.sim.faults.add("GET", f"/users/{broken['mailbox']}/calendarView/delta", 500, count=None)
+    stack.runtime.pipeline.reconcile()
+    stack.deliver()
+    logged = {r["RowKey"] for r in stack.runtime.stores.meetings.table.list_entities()}
+    assert occurrence_id(stack.tenant, fine) in logged
+    assert occurrence_id(stack.tenant, broken) not in logged
+    state = stack.runtime.stores.state.get("reconcile")
+    assert state is not None and state["Failed"] == 1
+    stack.sim.faults.clear()
+    stack.runtime.pipeline.reconcile()  # the next reconcile reads it
+    stack.deliver()
+    logged = {r["RowKey"] for r in stack.runtime.stores.meetings.table.list_entities()}
+    assert occurrence_id(stack.tenant, broken) in logged
+    assert stack.runtime.stores.state.get("reconcile")["Failed"] == 0  # type: ignore[index]
 
 
 def test_a_removed_subscription_is_recreated(stack: Stack, app_functions: dict[str, Any]) -> None:
