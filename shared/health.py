@@ -80,6 +80,10 @@ def assess(*, subscriptions: list[Any], state: dict[str, dict[str, Any] | None],
     reconcile = (state.get("reconcile") or {}).get("At")
     if isinstance(reconcile, datetime) and now - reconcile > RECONCILE_LATE:
         problems.append("reconcile has not run for over a day: missed notifications are not being recovered")
+    unread = int((state.get("reconcile") or {}).get("Failed") or 0)
+    if unread:
+        problems.append(f"the last reconcile could not read {unread} source(s) (a calendar or the call-record "
+                        "listing): what they would recover waits for the next reconcile")
     ambiguous = state.get("digest-ambiguous")
     if ambiguous and ambiguous.get("Open"):
         problems.append(f"the digest for {ambiguous.get('Week', 'a week')} may not have been delivered "
@@ -91,6 +95,7 @@ def assess(*, subscriptions: list[Any], state: dict[str, dict[str, Any] | None],
         "queues": {name: depths.get(name, 0) for name in QUEUES},
         "poison": poisoned,
         "lastReconcile": _iso(reconcile),
+        "lastReconcileUnread": unread,
         "lastDigest": _iso((state.get("digest") or {}).get("At")),
         "webhookDropped": (state.get("webhook-dropped-counts") or {}),
         "noAccessPolicy": refused,

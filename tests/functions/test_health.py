@@ -60,3 +60,9 @@ def test_assess_names_each_gap() -> None:
     assert len(report.problems) == 3
     assert assess(subscriptions=[], state={}, depths={}, now=NOW).problems == [
         "no Graph subscriptions: vcaudit is not being told about meetings"]
+    partial = assess(subscriptions=[live], state={"reconcile": {"At": NOW - timedelta(hours=1), "Failed": 2}},
+                     depths={}, now=NOW)
+    assert partial.problems == ["the last reconcile could not read 2 source(s) (a calendar or the call-record "
+                                "listing): what they would recover waits for the next reconcile"]
+    assert partial.details["lastReconcileUnread"] == 2
+    assert assess(subscriptions=[live], state={"reconcile": {"At": NOW, "Failed": 0}}, depths={}, now=NOW).healthy
