@@ -36,6 +36,7 @@ from shared.occurrence_life import (
     KnownOccurrence,
     OptionsSnapshot,
     in_force,
+    left_behind,
     options_of,
     snapshot_evidence,
     snapshot_moment,
@@ -243,11 +244,10 @@ class Evaluator:
         for single in gathered:  # an occurrence read on its own (reconcile's calendar view): known from now on
             if single.series_id and not single.series_master_id and not single.cancelled:
                 facts = self.meeting_facts(single)
-                if single.original_start is not None:  # an exception: the slot it left is gone, should the
-                    left = single.original_start.timestamp()  # master's own notification have been missed
-                    for gone in series.known(mailbox, single.series_id):
-                        if abs(gone.start - left) < 1 and gone.occurrence_id != facts.occurrence_id:
-                            self._moved_away(mailbox, single.series_id, gone, now)
+                if single.original_start is not None:  # an exception: the slot it left is gone
+                    for gone in left_behind(series.known(mailbox, single.series_id),
+                                            single.original_start.timestamp(), facts.occurrence_id):
+                        self._moved_away(mailbox, single.series_id, gone, now)
                 series.put(mailbox, single.series_id, KnownOccurrence(facts.occurrence_id, facts.week, facts.start,
                                                                       facts.subject))
         masters = {o.series_master_id for o in gathered if o.series_master_id}

@@ -51,6 +51,12 @@ def vanished(known: Iterable[KnownOccurrence], current: Iterable[str], lo: float
     return [k for k in known if lo <= k.start < hi and k.occurrence_id not in now_ids]
 
 
+def left_behind(known: Iterable[KnownOccurrence], original_start: float, current: str) -> list[KnownOccurrence]:
+    """The known occurrence an exception was moved away from: the one at its ``originalStart`` under another key
+    (found even when the master's own notification of the move was missed)."""
+    return [k for k in known if abs(k.start - original_start) < 1 and k.occurrence_id != current]
+
+
 def is_held(stages: str) -> bool:
     """The meeting log's ``Stages`` value says a call record or attendance report was seen."""
     return "held" in stages.split()

@@ -10,6 +10,7 @@ from shared.occurrence_life import (
     call_fingerprint,
     called_off,
     in_force,
+    left_behind,
     options_of,
     resolved_by_going_away,
     snapshot_moment,
@@ -81,3 +82,10 @@ def test_a_lesson_that_took_place_is_never_called_off_by_a_later_change_to_its_e
     assert resolved_by_going_away("cancelled in an attendee's copy of the event")
     assert not resolved_by_going_away("a later reading of the meeting no longer shows it")
     assert not resolved_by_going_away(None) and not resolved_by_going_away("")
+
+
+def test_an_exception_names_the_slot_it_left() -> None:
+    known = [KnownOccurrence("wed", "2026-W13", 1000.0), KnownOccurrence("thu", "2026-W13", 87400.0)]
+    assert left_behind(known, 1000.0, "thu") == [known[0]]  # moved from Wednesday to Thursday
+    assert left_behind(known, 1000.0, "wed") == []  # an exception edited in place (its subject, say)
+    assert left_behind(known, 5000.0, "thu") == []  # a slot never known
