@@ -107,7 +107,7 @@ async def flush_alerts(ctx: MailContext, now: datetime) -> AlertRun:
         ctx.alerts.finish_slot(day, slot, "empty", ids)
         return run
     mail = render_alert(views, school=school_name(ctx.policy), digest_day=ctx.settings.digest_weekday.capitalize(),
-                        links=ctx.settings.desk_url)
+                        links=ctx.settings.desk_url, now=now)
     try:
         result = await ctx.mailer.send_mail(ctx.settings.digest_sender, mail.message(dsl))
     except Exception as exc:  # whether Graph got it is unknown

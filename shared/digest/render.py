@@ -17,6 +17,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -193,10 +194,13 @@ def _csv_note(rows: int, total: int) -> str:
 
 
 def render_alert(views: Sequence[FindingView], *, school: str = "", digest_day: str = "Monday",
-                 links: str = "") -> Mail:
-    """A same-day alert; with ``links`` (the desk's base URL) each concern links to its page there."""
+                 links: str = "", now: datetime | None = None) -> Mail:
+    """A same-day alert; with ``links`` (the desk's base URL) each concern links to its page there. A concern in
+    a lesson that has not begun by ``now`` (a pupil without consent invited to next week's lesson) says so: there
+    is still time to act before it."""
     env = environment()
-    ctx = {"views": list(views), "school": school, "digest_day": digest_day, "links": links}
+    upcoming = {v.id for v in views if now is not None and v.start is not None and v.start > now}
+    ctx = {"views": list(views), "school": school, "digest_day": digest_day, "links": links, "upcoming": upcoming}
     if len(views) == 1:
         v = views[0]
         subject = f"Safeguarding concern: {v.title} – {v.meeting}, {v.when}"

@@ -195,3 +195,15 @@ def test_a_same_day_alert_links_to_the_desk_instead_of_showing_an_id(week_digest
     assert not HEX_ID.search(visible(mail.html)) and view.clauses[0].text in mail.html
     bare = render_alert([view])
     assert "/concerns/" not in bare.html and view.id not in bare.text
+
+
+def test_an_alert_about_a_lesson_still_ahead_says_there_is_time_to_act(week_digest) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from shared.digest.render import render_alert
+
+    view = week_digest.concerns[0]
+    ahead = render_alert([view], now=view.start - timedelta(days=3))
+    assert "has not taken place yet" in ahead.html and "has not taken place yet" in ahead.text
+    held = render_alert([view], now=view.start + timedelta(hours=2))
+    assert "has not taken place yet" not in held.html and "has not taken place yet" not in held.text

@@ -97,7 +97,7 @@ def test_the_governor_sees_no_names(chromium: Any, stack: Stack) -> None:
         governor.goto(f"{stack.url}/{path}")
         texts.append(governor.content())
     dsl = signed_in(chromium, stack, "dsl")
-    concern = concern_link(dsl, "A pupil took part without recorded parental consent")
+    concern = concern_link(dsl, "A pupil without recorded parental consent was invited or took part")
     for path in (concern, f"{stack.url}/meetings"):
         response = governor.goto(path if path.startswith("http") else f"{stack.url.rsplit('/api', 1)[0]}{path}")
         assert response.status == 403
@@ -111,7 +111,7 @@ def test_the_governor_sees_no_names(chromium: Any, stack: Stack) -> None:
 
 def test_a_decision_round_trip(chromium: Any, stack: Stack) -> None:
     page = signed_in(chromium, stack, "dsl")
-    href = concern_link(page, "A pupil took part without recorded parental consent")
+    href = concern_link(page, "A pupil without recorded parental consent was invited or took part")
     finding_id = href.rsplit("/", 1)[1]
     assert finding_row(stack, finding_id).get("Status") in (None, "")
     page.click(f"a[href='{href}']")
@@ -139,7 +139,7 @@ def test_a_decision_round_trip(chromium: Any, stack: Stack) -> None:
     assert finding_id not in {v.id for v in digest.concerns}
     assert finding_id in {v.id for v in digest.annotated}
     text = render_digest(digest, full=True).text
-    assert "[false positive] A pupil took part without recorded parental consent" in text
+    assert "[false positive] A pupil without recorded parental consent was invited or took part" in text
     assert "Consent form arrived on paper on Friday" in text
 
 

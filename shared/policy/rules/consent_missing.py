@@ -18,7 +18,7 @@ def example() -> dict[str, Any]:
     return bundle
 
 
-@rule("consent-missing", "high", ("D1", "P1"), "A pupil took part without recorded parental consent",
+@rule("consent-missing", "high", ("D1", "P1"), "A pupil without recorded parental consent was invited or took part",
       stage="any", per_person=True, example=example,
       not_exemptable="record the pupil's consent in the consent register instead",
       passes="""Pupils in the consent register; pupils who were invited only as members of a class team or an invited
