@@ -52,8 +52,8 @@ def prevention_counts(stores: Any, week: str, *, now: float) -> PreventionCounts
     gone = {str(r["RowKey"]) for r in stores.meetings.week(week) if called_off(r)}
     for row in stores.findings.week(week):
         # A lesson that moved, was cancelled or deleted before it began was neither put right nor started.
-        if row.get("Rule") not in wanted or str(row.get("OccurrenceId")) in gone \
-                or resolved_by_going_away(row.get("ResolvedWhy")):
+        if row.get("Rule") not in wanted or str(row.get("OccurrenceId")) in gone or (
+                row.get("MachineState") == "resolved" and resolved_by_going_away(row.get("ResolvedWhy"))):
             continue
         start = _epoch(row.get("Start"))
         occurrence = str(row.get("OccurrenceId"))

@@ -111,6 +111,8 @@ class FindingStore:
             if row not in before:
                 entity["FirstSeen"] = stamp
                 new.append(finding_id(meeting.week, row))
+            elif before[row].get("MachineState") == "resolved":
+                entity["ResolvedWhy"] = ""  # open again: the earlier resolution's reason no longer holds
             elif _same(before[row], entity):
                 continue  # a redelivery: nothing changed, nothing written
             operations.append(("upsert", entity, {"mode": "merge"}))

@@ -95,6 +95,7 @@ def test_a_setting_fixed_before_the_lesson_resolves_its_finding(stores: Stores) 
     stores.recorder.record(meeting, evaluate_raw(broken), broken, now=meeting.start - 1800)
     chat = [r for r in rows(stores) if r["Rule"] == "meeting-chat-enabled"]
     assert chat[0]["MachineState"] == "open"
+    assert not chat[0].get("ResolvedWhy")  # open again: the earlier reason is gone
 
 
 def test_setting_findings_are_frozen_at_the_lessons_start(stores: Stores) -> None:
