@@ -9,7 +9,7 @@ key needs its identifying fields, read from Graph (``shared.graph.calendar.Calen
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,3 +105,28 @@ def organised_event(mailbox: str, item: dict[str, Any]) -> Work:
     ical = item.get("iCalUId") or item.get("id")
     return Work(f"ical|{ical}|{item.get('seriesMasterId') or ''}",
                 {"kind": "event", "mailbox": mailbox, "eventId": item["id"]})
+
+
+def passing_gap(entry: Mapping[str, Any]) -> bool:
+    """An ``unavailable`` entry a later read may not meet: a 5xx, a throttle, a timeout, a lost connection. A 403
+    (no application access policy) or 404 (gone, past retention) stands until someone acts, and a Graph
+    limitation (``unsupported``) never passes."""
+    if entry.get("unsupported"):
+        return False
+    reason = str(entry.get("reason") or "").lstrip()
+    return not reason.startswith(("403", "404"))
+
+
+def read_again(bundle: Mapping[str, Any] | None, organiser: str | None) -> Work | None:
+    """The work that reads an occurrence again, from what its stored evidence holds: its call record when there
+    is one (the held stage: everything else follows from it), else its event in the organiser's calendar."""
+    if not bundle:
+        return None
+    records = [bundle.get("callRecord"), *(bundle.get("callRecords") or [])]
+    for record in records:
+        if isinstance(record, Mapping) and record.get("id"):
+            return call_record(str(record["id"]))
+    event = bundle.get("event")
+    if isinstance(event, Mapping) and event.get("id") and organiser:
+        return organised_event(organiser, dict(event))
+    return None

@@ -28,8 +28,10 @@ from shared.graph.subscriptions import ReconcileReport
 from shared.ports import Runtime
 from shared.records.audit import AuditLog
 from shared.records.retention import PurgeReport, cutoff_week, purge_older_than
-from shared.routing import Work, call_record, organised_event
+from shared.routing import Work, call_record, organised_event, passing_gap, read_again
 from shared.scheduling import Scheduler
+from shared.store.keys import previous_weeks, week_of
+from shared.store.meetings import decode
 
 log = logging.getLogger("vcaudit.pipeline")
 
@@ -122,6 +124,7 @@ class Upkeep:
                 failed += 1  # what was scheduled stays scheduled; the next reconcile reads the calendar again
                 log.warning("reconcile: a calendar could not be read (%s); the next reconcile reads it",
                             type(exc).__name__)
+        scheduled += self._read_gaps_again(now)
         state.stamp("reconcile", now, Scheduled=scheduled, Failed=failed)
         if failed:
             return scheduled
@@ -129,6 +132,25 @@ class Upkeep:
         outstanding = int(missed.get("missed", 0)) - int(missed.get("recovered", 0))
         if outstanding > 0:
             state.add("missed-notifications", {"recovered": outstanding})
+        return scheduled
+
+    def _read_gaps_again(self, now: datetime) -> int:
+        """Meetings of this week and last whose evidence could not all be read for a reason that passes (Graph
+        failing past every retry of their evaluation): read again, so an outage does not leave a gap for good.
+        A good read replaces the evaluation and resolves its ``evidence-unavailable``; a gap that persists is
+        read again by each reconcile, and stays reported meanwhile."""
+        stores = self.runtime.stores
+        week = week_of(now.timestamp(), ZoneInfo(self.runtime.settings.time_zone))
+        scheduled = 0
+        for partition in previous_weeks(week, 2):
+            for row in stores.meetings.with_gaps(partition):
+                gaps = decode(row, "Unavailable") or []
+                if not any(passing_gap(g) for g in gaps if isinstance(g, dict)):
+                    continue
+                blob = str(row.get("EvidenceBlob") or "")
+                work = read_again(stores.evidence.load(blob) if blob else None, str(row.get("OrganiserId") or ""))
+                if work is not None:
+                    scheduled += self.scheduler.schedule(work)
         return scheduled
 
     def preflight(self, horizon: timedelta = timedelta(hours=1)) -> int:

@@ -98,6 +98,13 @@ class MeetingLogStore:
         except ResourceNotFoundError:
             return
 
+    def with_gaps(self, week: str) -> list[dict[str, Any]]:
+        """The week's rows whose evidence could not all be read (``Unavailable`` other than ``[]``)."""
+        return [dict(row) for row in self.table.query_entities(
+            query_filter="PartitionKey eq @week and Unavailable ne @none",
+            parameters={"week": week, "none": "[]"},
+            select=["PartitionKey", "RowKey", "Unavailable", "EvidenceBlob", "OrganiserId"])]
+
     def week(self, week: str) -> list[dict[str, Any]]:
         return [dict(row) for row in self.table.query_entities(query_filter="PartitionKey eq @week",
                                                               parameters={"week": week})]

@@ -153,6 +153,32 @@ def test_a_calendar_graph_fails_on_waits_for_the_next_reconcile_and_the_others_g
     assert stack.runtime.stores.state.get("reconcile")["Failed"] == 0  # type: ignore[index]
 
 
+def test_evidence_graph_failed_on_past_every_retry_is_read_again_by_reconcile(stack: Stack) -> None:
+    subscribe(stack)
+    stack.runner.retry_delay = 0  # the host redelivers; every delivery meets the outage
+    lesson = next(o for o in stack.tenant.occurrences if o["kind"] == "private-meeting" and o["callRecordIds"]
+                  and o["meetingId"])
+    stack.sim.faults.add("GET", f"/onlineMeetings/{lesson['meetingId']}/attendanceReports", 500, count=None)
+    for record in lesson["callRecordIds"]:
+        stack.sim.notify_call_record(record)
+    stack.deliver()
+    key = occurrence_id(stack.tenant, lesson)
+
+    def gap() -> list[str]:
+        return [r["MachineState"] for r in stack.runtime.stores.findings.table.list_entities()
+                if r["OccurrenceId"] == key and r["Rule"] == "evidence-unavailable"]
+
+    assert gap() == ["open"]  # the last delivery says it could not look
+    stack.sim.faults.clear()  # Graph is back; no notification will come for this meeting again
+    stack.runtime.pipeline.reconcile()
+    stack.deliver()
+    assert gap() == ["resolved"]
+    row = next(r for r in stack.runtime.stores.meetings.table.list_entities() if r["RowKey"] == key)
+    assert row["Unavailable"] == "[]" and "held" in row["Stages"].split()
+    stack.runtime.pipeline.reconcile()  # nothing left to read again
+    assert stack.runtime.stores.state.get("reconcile")["Scheduled"] == 0  # type: ignore[index]
+
+
 def test_a_removed_subscription_is_recreated(stack: Stack, app_functions: dict[str, Any]) -> None:
     subscribe(stack)
     before = {s["resource"] for s in stack.sim.subscriptions.values()}
