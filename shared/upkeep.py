@@ -124,7 +124,12 @@ class Upkeep:
                 failed += 1  # what was scheduled stays scheduled; the next reconcile reads the calendar again
                 log.warning("reconcile: a calendar could not be read (%s); the next reconcile reads it",
                             type(exc).__name__)
-        scheduled += self._read_gaps_again(now)
+        try:
+            scheduled += self._read_gaps_again(now)
+        except AzureError as exc:
+            failed += 1
+            log.warning("reconcile: the meeting log could not be read for gaps (%s); the next reconcile reads it",
+                        type(exc).__name__)
         state.stamp("reconcile", now, Scheduled=scheduled, Failed=failed)
         if failed:
             return scheduled

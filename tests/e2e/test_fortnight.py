@@ -210,7 +210,8 @@ def test_the_fortnight_under_faults_ends_as_the_clean_one(played: Fortnight, azu
                                                          app_functions: dict[str, Any]) -> None:
     """Every 53rd storage call of the app fails (connection reset, the SDK's retries off) and every 97th Graph
     call loses its connection past the transport's own retries, for the whole fortnight: webhook deliveries are
-    refused and redelivered, evaluations fail and are retried, timers fail and the next firing tries again."""
+    refused and redelivered, evaluations fail and are retried, timers fail and the next firing tries again. The
+    findings and the meeting log end as in the clean fortnight."""
     fault = Periodic(every={"storage": 53, "graph": 97})
     fault.armed = True
     for run in open_fortnight(azurite, "chaos" + datetime.now(UTC).strftime("%H%M%S%f"),
@@ -219,5 +220,10 @@ def test_the_fortnight_under_faults_ends_as_the_clean_one(played: Fortnight, azu
         fault.armed = False
         assert fault.failed["storage"] >= 30 and fault.failed["graph"] >= 10, fault.failed
         assert run.runner.failures and run.timer_failures  # the faults reached the workers and the timers
-        assert picture(run) == picture(played)
+        findings, meetings = picture(run)
+        # A meeting whose evaluation met the faults on every delivery said so (evidence-unavailable), and a later
+        # reconcile read it again: such a gap may remain in the history, resolved; none may be left open.
+        filled = [f for f in findings if f[1] == "evidence-unavailable"]
+        assert all(f[3] == "resolved" for f in filled), filled
+        assert ([f for f in findings if f not in filled], meetings) == picture(played)
         assert run.app.stores.pending.count() == 0  # nothing owed is left behind
