@@ -26,8 +26,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the hooks' shared helpers, beside this script
+from hookrun import Result, Runner, run
 
 HERE = Path(__file__).resolve().parent
 GRANT_SCRIPT = HERE / "grant-graph-permissions.ps1"
@@ -40,21 +42,6 @@ NOT_YET = re.compile(r"does not exist|not found|Request_ResourceNotFound|could n
 DENIED = re.compile(r"Authorization_RequestDenied|Insufficient privileges|Forbidden", re.IGNORECASE)
 RERUN = "azd hooks run postprovision"
 BY_HAND = "pwsh ./infra/scripts/grant-graph-permissions.ps1"
-
-
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-Runner = Callable[[Sequence[str]], Result]
-
-
-def run(argv: Sequence[str]) -> Result:
-    done = subprocess.run(list(argv), capture_output=True, text=True, check=False)
-    return Result(done.returncode, done.stdout, done.stderr)
 
 
 def run_live(argv: Sequence[str]) -> Result:

@@ -23,33 +23,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the hooks' shared helpers, beside this script
+from hookrun import Runner, run
 
 KEY_NAME = "graph-webhook"
 ATTEMPTS = 8
 FIRST_DELAY = 10.0  # seconds; doubled after each failed attempt, at most MAX_DELAY
 MAX_DELAY = 60.0
-
-
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-Runner = Callable[[Sequence[str]], Result]
-
-
-def run(argv: Sequence[str]) -> Result:
-    done = subprocess.run(list(argv), capture_output=True, text=True, check=False)
-    return Result(done.returncode, done.stdout, done.stderr)
 
 
 def value(name: str) -> str:

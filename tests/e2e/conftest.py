@@ -41,6 +41,14 @@ def school() -> Tenant:
     return generate.primary_school(seed=1)
 
 
+def at(stack: Stack, moment: float) -> None:
+    """Move the pipeline's clock (and the gateway's) to ``moment``; the pipeline is rebuilt with it."""
+    stack.runtime.pipeline_options["clock"] = lambda: moment
+    stack.runtime.pipeline_options["graph_factory"] = graph_factory(
+        stack.sim, stack.gathers, now=datetime.fromtimestamp(moment, tz=UTC))
+    stack.runtime._pipeline = None
+
+
 def make_stack(azurite: Azurite, app_functions: dict[str, Any], tenant: Tenant, prefix: str) -> Iterator[Stack]:
     sim = GraphSimulator(tenant)
     sim.start()

@@ -10,19 +10,10 @@ from typing import Any
 from devtools.azurite import Azurite
 from devtools.fortnight import open_fortnight
 from devtools.graphsim import Tenant, calendar, harbour, timeline
-from devtools.localstack import graph_factory
 from shared.evidence.times import parse_instant
 from shared.occurrence_life import MOVED
-from tests.e2e.conftest import Stack, make_stack
+from tests.e2e.conftest import Stack, at, make_stack
 from tests.e2e.test_pipeline import occurrence_id, subscribe
-
-
-def at(stack: Stack, when: float) -> None:
-    """Move the pipeline's clock (and the gateway's) to ``when``."""
-    stack.runtime.pipeline_options["clock"] = lambda: when
-    stack.runtime.pipeline_options["graph_factory"] = graph_factory(
-        stack.sim, stack.gathers, now=datetime.fromtimestamp(when, tz=UTC))
-    stack.runtime._pipeline = None
 
 
 def utc(epoch: float) -> str:

@@ -4,21 +4,19 @@ and the held stage sees compliant options; a refused update is reported once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from devtools.azurite import Azurite
-from devtools.graphsim import Tenant, generate
+from devtools.graphsim import Tenant
 from shared.digest.prevention import prevention_counts
 from shared.evidence.times import parse_instant
 from shared.policy.policyfile import default_policy
 from shared.policy.prevent import PreventPolicy
-from tests.e2e.conftest import Stack, make_stack
+from tests.e2e.conftest import Stack, at
 from tests.e2e.test_pipeline import subscribe
-from tests.prevent.test_nudges_e2e import at, nudges
+from tests.prevent.test_nudges_e2e import nudges
 
 pytestmark = pytest.mark.integration
 
@@ -26,23 +24,11 @@ ENFORCE = ("allowMeetingChat", "lobbyBypassSettings", "allowedPresenters", "allo
            "recordAutomatically")
 
 
-@pytest.fixture(scope="module")
-def school() -> Tenant:
-    return generate.primary_school(seed=1)
-
-
 @pytest.fixture
-def tenant(school: Tenant) -> Tenant:
-    return school.copy()
-
-
-@pytest.fixture
-def stack(azurite: Azurite, app_functions: dict[str, Any], tenant: Tenant, storage_prefix: str) -> Iterator[Stack]:
-    for built in make_stack(azurite, app_functions, tenant, storage_prefix):
-        office = next(u for u in tenant.users.values() if u.get("userType") != "Guest")
-        built.runtime.settings = replace(built.runtime.settings, digest_sender=office["userPrincipalName"],
-                                         enforce_allowed=True)
-        yield built
+def stack(stack: Stack) -> Stack:
+    """The shared stack, with the school's grant to update meeting options."""
+    stack.runtime.settings = replace(stack.runtime.settings, enforce_allowed=True)
+    return stack
 
 
 def with_enforce(stack: Stack, mode: str) -> None:

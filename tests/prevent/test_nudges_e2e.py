@@ -3,20 +3,15 @@ with options that break the policy nudges its organiser once; a fix before the l
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from markupsafe import escape
 
-from devtools.azurite import Azurite
-from devtools.graphsim import Tenant, generate
-from devtools.localstack import graph_factory
+from devtools.graphsim import Tenant
 from shared.evidence.times import parse_instant
 from shared.policy.catalogue import catalogue
-from tests.e2e.conftest import Stack, make_stack
+from tests.e2e.conftest import Stack, at
 from tests.e2e.test_pipeline import subscribe
 
 pytestmark = pytest.mark.integration
@@ -31,33 +26,8 @@ def before_the_lesson(tenant: Tenant, occ: dict[str, Any]) -> None:
     tenant.attendance_reports.pop(occ["meetingId"], None)
 
 
-def at(stack: Stack, moment: float) -> None:
-    stack.runtime.pipeline_options["clock"] = lambda: moment
-    stack.runtime.pipeline_options["graph_factory"] = graph_factory(
-        stack.sim, stack.gathers, now=datetime.fromtimestamp(moment, tz=UTC))
-    stack.runtime._pipeline = None  # rebuilt with the new clock
-
-
 def nudges(stack: Stack) -> list[Any]:
     return [m for m in stack.sim.sent_mail if str(m.message.get("subject", "")).startswith(NUDGE)]
-
-
-@pytest.fixture(scope="module")
-def school() -> Tenant:
-    return generate.primary_school(seed=1)
-
-
-@pytest.fixture
-def tenant(school: Tenant) -> Tenant:
-    return school.copy()
-
-
-@pytest.fixture
-def stack(azurite: Azurite, app_functions: dict[str, Any], tenant: Tenant, storage_prefix: str) -> Iterator[Stack]:
-    for built in make_stack(azurite, app_functions, tenant, storage_prefix):
-        office = next(u for u in tenant.users.values() if u.get("userType") != "Guest")  # the school's sender
-        built.runtime.settings = replace(built.runtime.settings, digest_sender=office["userPrincipalName"])
-        yield built
 
 
 def private_lesson(tenant: Tenant) -> dict[str, Any]:
